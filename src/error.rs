@@ -1,0 +1,93 @@
+//! Errors: what went wrong, and what the caller can do about it.
+
+use std::fmt;
+
+/// A boxed error from user code (a validator or an update closure).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error type of every fallible store operation.
+///
+/// Errors from user code are kept whole and reachable through
+/// [`source()`](std::error::Error::source).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store was closed with [`Store::close`](crate::Store::close); it
+    /// accepts no further calls.
+    Closed,
+    /// The kind name was empty. Every kind needs a name.
+    KindRequired,
+    /// The key was empty. Every entry needs a key.
+    KeyRequired,
+    /// [`update`](crate::Store::update) found no entry under the key.
+    KeyNotFound,
+    /// The kind's validator rejected the value; nothing was written.
+    Validation {
+        /// The kind whose validator rejected the value.
+        kind: String,
+        /// The key the value was meant for.
+        key: String,
+        /// The validator's reason.
+        source: BoxError,
+    },
+    /// The closure given to [`update`](crate::Store::update) returned an
+    /// error; nothing was written.
+    Update(BoxError),
+    /// An argument was out of range; the message names it and the valid range.
+    InvalidArgument(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Closed => f.write_str("the store is closed: no call is accepted after Store::close"),
+            Error::KindRequired => f.write_str("a kind name is required: pass a non-empty kind"),
+            Error::KeyRequired => f.write_str("a key is required: pass a non-empty key"),
+            Error::KeyNotFound => {
+                f.write_str("no entry under that key: update only changes existing entries (use set to create one)")
+            }
+            Error::Validation { kind, key, source } => {
+                write!(f, "validation failed for kind {kind:?}, key {key:?}: {source}")
+            }
+            Error::Update(source) => write!(f, "the update closure failed: {source}"),
+            Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Validation { source, .. } | Error::Update(source) => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// Why a watch stopped delivering events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WatchError {
+    /// The watcher fell more than its buffer behind (or the event ring lapped
+    /// it), so events were lost. Reported once; the watch then ends. Re-list
+    /// the kind and watch again (with replay) to resynchronize.
+    Overflow,
+    /// The watch has ended: the store was closed, or an overflow was
+    /// already reported.
+    Closed,
+}
+
+impl fmt::Display for WatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WatchError::Overflow => f.write_str(
+                "the watcher fell behind and events were lost: re-list the kind and watch again (with replay), or raise buffer_size",
+            ),
+            WatchError::Closed => f.write_str("the watch has ended (store closed, or overflow already reported)"),
+        }
+    }
+}
+
+impl std::error::Error for WatchError {}
+
+/// Shorthand for `Result<T, zestor::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,348 @@
+//! [`Kind`]: a handle to one kind, and the one implementation of every
+//! per-kind operation that both `Store` and `Kind` call.
+
+use std::fmt;
+use std::ops::{Bound, ControlFlow, RangeBounds};
+
+use crate::error::{BoxError, Error, Result};
+use crate::raw::kind::RawKind;
+use crate::store::{SetResult, Shared, Value};
+use crate::sync::Arc;
+use crate::watch::{Watch, WatchOptions};
+
+/// A handle to one kind of a [`Store`](crate::Store), from
+/// [`Store::kind`](crate::Store::kind).
+///
+/// It has the store's reads, writes and watch without the kind argument, and
+/// skips the kind lookup on every call. Cheap to clone; stays valid for the
+/// store's lifetime (after [`close`](crate::Store::close) every call returns
+/// [`Error::Closed`]).
+pub struct Kind<T> {
+    shared: Arc<Shared<T>>,
+    raw: Arc<RawKind<T>>,
+}
+
+impl<T> Clone for Kind<T> {
+    fn clone(&self) -> Self {
+        Kind {
+            shared: Arc::clone(&self.shared),
+            raw: Arc::clone(&self.raw),
+        }
+    }
+}
+
+/// A borrowed kind plus its store: what every operation runs on.
+pub(crate) struct KindRef<'a, T> {
+    shared: &'a Arc<Shared<T>>,
+    raw: &'a Arc<RawKind<T>>,
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        Err(Error::KeyRequired)
+    } else {
+        Ok(())
+    }
+}
+
+/// The entry pair that list-like reads return.
+type Entry<T> = (Arc<str>, Value<T>);
+
+impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
+    pub(crate) fn new(shared: &'a Arc<Shared<T>>, raw: &'a Arc<RawKind<T>>) -> Self {
+        KindRef { shared, raw }
+    }
+
+    pub(crate) fn set(&self, key: &str, value: T) -> Result<SetResult> {
+        check_key(key)?;
+        self.raw.validate(key, &value)?;
+        Ok(self.raw.set(key, value))
+    }
+
+    pub(crate) fn set_many<K, I>(&self, items: I) -> Result<()>
+    where
+        K: AsRef<str>,
+        I: IntoIterator<Item = (K, T)>,
+    {
+        let mut items: Vec<(K, T)> = items.into_iter().collect();
+        for (key, value) in &items {
+            check_key(key.as_ref())?;
+            self.raw.validate(key.as_ref(), value)?;
+        }
+        items.sort_by(|(a, _), (b, _)| a.as_ref().cmp(b.as_ref()));
+        for (key, value) in items {
+            self.raw.set(key.as_ref(), value);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn update<F, E>(&self, key: &str, f: F) -> Result<bool>
+    where
+        F: FnMut(&T) -> std::result::Result<T, E>,
+        E: Into<BoxError>,
+    {
+        check_key(key)?;
+        self.raw.update(key, f)
+    }
+
+    pub(crate) fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
+        check_key(key)?;
+        Ok(self.raw.delete(key).map(Value::new))
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Value<T>>> {
+        check_key(key)?;
+        Ok(self.raw.with_live(key, |version| Value::new(Arc::clone(version))))
+    }
+
+    pub(crate) fn read<R>(&self, key: &str, f: impl FnOnce(&T) -> R) -> Result<Option<R>> {
+        check_key(key)?;
+        Ok(self
+            .raw
+            .with_live(key, |version| version.live().map(f))
+            .flatten())
+    }
+
+    pub(crate) fn contains(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
+        Ok(self.raw.with_live(key, |_| ()).is_some())
+    }
+
+    /// Collects the live entries in `range` that `keep` accepts.
+    fn collect<R>(
+        &self,
+        range: (Bound<&str>, Bound<&str>),
+        mut keep: impl FnMut(&str, &T) -> ControlFlow<(), bool>,
+        mut map: impl FnMut(&Arc<crate::raw::version::Version<T>>) -> R,
+    ) -> Vec<R> {
+        let mut out = Vec::new();
+        if range_is_empty(range) {
+            return out;
+        }
+        self.raw.scan_live(range, |version| {
+            let value = version.live().expect("scan_live yields live versions");
+            let verdict = keep(&version.key, value)?;
+            if verdict {
+                out.push(map(version));
+            }
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    pub(crate) fn list(&self) -> Result<Vec<Entry<T>>> {
+        self.list_filtered(|_, _| true)
+    }
+
+    pub(crate) fn list_filtered(
+        &self,
+        mut filter: impl FnMut(&str, &T) -> bool,
+    ) -> Result<Vec<Entry<T>>> {
+        Ok(self.collect(
+            (Bound::Unbounded, Bound::Unbounded),
+            |key, value| ControlFlow::Continue(filter(key, value)),
+            entry,
+        ))
+    }
+
+    pub(crate) fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Result<Vec<Entry<T>>> {
+        let bounds = (
+            range.start_bound().map(|key| *key),
+            range.end_bound().map(|key| *key),
+        );
+        Ok(self.collect(bounds, |_, _| ControlFlow::Continue(true), entry))
+    }
+
+    pub(crate) fn prefix(&self, prefix: &str) -> Result<Vec<Entry<T>>> {
+        Ok(self.collect(
+            (Bound::Included(prefix), Bound::Unbounded),
+            |key, _| {
+                if key.starts_with(prefix) {
+                    ControlFlow::Continue(true)
+                } else {
+                    ControlFlow::Break(())
+                }
+            },
+            entry,
+        ))
+    }
+
+    pub(crate) fn keys(&self) -> Result<Vec<Arc<str>>> {
+        Ok(self.collect(
+            (Bound::Unbounded, Bound::Unbounded),
+            |_, _| ControlFlow::Continue(true),
+            |version| Arc::clone(&version.key),
+        ))
+    }
+
+    pub(crate) fn values(&self) -> Result<Vec<Value<T>>> {
+        Ok(self.collect(
+            (Bound::Unbounded, Bound::Unbounded),
+            |_, _| ControlFlow::Continue(true),
+            |version| Value::new(Arc::clone(version)),
+        ))
+    }
+
+    pub(crate) fn count(&self) -> Result<usize> {
+        Ok(self.raw.count())
+    }
+
+    /// True if the kind holds no live entry (found by walking, not counting).
+    pub(crate) fn is_empty(&self) -> bool {
+        let mut empty = true;
+        self.raw.scan_live((Bound::Unbounded, Bound::Unbounded), |_| {
+            empty = false;
+            ControlFlow::Break(())
+        });
+        empty
+    }
+
+    pub(crate) fn revision(&self) -> Result<u64> {
+        Ok(self.raw.revision())
+    }
+
+    pub(crate) fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
+        let capacity = self.shared.ring_capacity();
+        if options.buffer_size == 0 || options.buffer_size > capacity {
+            return Err(Error::InvalidArgument(format!(
+                "buffer_size must be between 1 and the store's ring_capacity ({capacity}), got {}",
+                options.buffer_size
+            )));
+        }
+        let cursor = self
+            .raw
+            .subscribe(options.replay, options.buffer_size as u64, options.types);
+        Ok(Watch::new(Arc::clone(self.shared), cursor))
+    }
+}
+
+fn entry<T>(version: &Arc<crate::raw::version::Version<T>>) -> Entry<T> {
+    (Arc::clone(&version.key), Value::new(Arc::clone(version)))
+}
+
+/// True for a range that can hold no key (inverted, or empty-exclusive),
+/// which the skip list would otherwise be asked to walk.
+fn range_is_empty((start, end): (Bound<&str>, Bound<&str>)) -> bool {
+    match (start, end) {
+        (Bound::Included(start), Bound::Included(end)) => start > end,
+        (Bound::Included(start), Bound::Excluded(end))
+        | (Bound::Excluded(start), Bound::Included(end))
+        | (Bound::Excluded(start), Bound::Excluded(end)) => start >= end,
+        _ => false,
+    }
+}
+
+impl<T: Send + Sync + 'static> Kind<T> {
+    pub(crate) fn new(shared: Arc<Shared<T>>, raw: Arc<RawKind<T>>) -> Self {
+        Kind { shared, raw }
+    }
+
+    fn view(&self) -> Result<KindRef<'_, T>> {
+        self.shared.check_open()?;
+        Ok(KindRef::new(&self.shared, &self.raw))
+    }
+
+    /// The kind's name.
+    pub fn name(&self) -> &str {
+        self.raw.name()
+    }
+
+    /// [`Store::set`](crate::Store::set) on this kind.
+    pub fn set(&self, key: &str, value: T) -> Result<SetResult> {
+        self.view()?.set(key, value)
+    }
+
+    /// [`Store::set_many`](crate::Store::set_many) on this kind.
+    pub fn set_many<K, I>(&self, items: I) -> Result<()>
+    where
+        K: AsRef<str>,
+        I: IntoIterator<Item = (K, T)>,
+    {
+        self.view()?.set_many(items)
+    }
+
+    /// [`Store::update`](crate::Store::update) on this kind.
+    pub fn update<F, E>(&self, key: &str, f: F) -> Result<bool>
+    where
+        F: FnMut(&T) -> std::result::Result<T, E>,
+        E: Into<BoxError>,
+    {
+        self.view()?.update(key, f)
+    }
+
+    /// [`Store::delete`](crate::Store::delete) on this kind.
+    pub fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
+        self.view()?.delete(key)
+    }
+
+    /// [`Store::get`](crate::Store::get) on this kind.
+    pub fn get(&self, key: &str) -> Result<Option<Value<T>>> {
+        self.view()?.get(key)
+    }
+
+    /// [`Store::read`](crate::Store::read) on this kind: no shared-memory writes.
+    pub fn read<R>(&self, key: &str, f: impl FnOnce(&T) -> R) -> Result<Option<R>> {
+        self.view()?.read(key, f)
+    }
+
+    /// [`Store::contains`](crate::Store::contains) on this kind.
+    pub fn contains(&self, key: &str) -> Result<bool> {
+        self.view()?.contains(key)
+    }
+
+    /// [`Store::list`](crate::Store::list) on this kind.
+    pub fn list(&self) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view()?.list()
+    }
+
+    /// [`Store::list_filtered`](crate::Store::list_filtered) on this kind.
+    pub fn list_filtered(
+        &self,
+        filter: impl FnMut(&str, &T) -> bool,
+    ) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view()?.list_filtered(filter)
+    }
+
+    /// [`Store::range`](crate::Store::range) on this kind.
+    pub fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view()?.range(range)
+    }
+
+    /// [`Store::prefix`](crate::Store::prefix) on this kind.
+    pub fn prefix(&self, prefix: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view()?.prefix(prefix)
+    }
+
+    /// [`Store::keys`](crate::Store::keys) on this kind.
+    pub fn keys(&self) -> Result<Vec<Arc<str>>> {
+        self.view()?.keys()
+    }
+
+    /// [`Store::values`](crate::Store::values) on this kind.
+    pub fn values(&self) -> Result<Vec<Value<T>>> {
+        self.view()?.values()
+    }
+
+    /// [`Store::count`](crate::Store::count) on this kind.
+    pub fn count(&self) -> Result<usize> {
+        self.view()?.count()
+    }
+
+    /// [`Store::revision`](crate::Store::revision) on this kind.
+    pub fn revision(&self) -> Result<u64> {
+        self.view()?.revision()
+    }
+
+    /// [`Store::watch`](crate::Store::watch) on this kind.
+    pub fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
+        self.view()?.watch(options)
+    }
+}
+
+impl<T: Send + Sync + 'static> fmt::Debug for Kind<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kind")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,133 @@
+//! The two lock-free maps the store is built on, behind the narrow interface
+//! the protocols use (so `loom_index.rs` can stand in for them under loom).
+//!
+//! * [`OrderedIndex`]: `crossbeam_skiplist::base::SkipList`, used through
+//!   an explicit `epoch::Guard` and borrowed `Entry`s. `SkipMap::get`/`iter`
+//!   would CAS a per-node reference count on every step and again on drop — a
+//!   contended cache line on hot keys — so it is never used on a read path.
+//! * [`PointIndex`]: `papaya::HashMap`, for O(1) point operations.
+//!
+//! Both hand out borrowed values to a closure rather than returning guards,
+//! so the guard's lifetime is this module's business alone.
+
+use std::ops::{Bound, ControlFlow};
+
+use crossbeam_epoch as epoch;
+use crossbeam_skiplist::base::SkipList;
+use papaya::{Compute, Operation};
+
+use crate::sync::Arc;
+
+/// The hasher of the point indexes: std's SipHash, keyed per map, so
+/// adversarial keys cannot force collisions.
+type Hasher = std::collections::hash_map::RandomState;
+
+/// A lock-free ordered map from `Arc<str>` to `Arc<V>`.
+pub(crate) struct OrderedIndex<V> {
+    list: SkipList<Arc<str>, Arc<V>>,
+}
+
+impl<V: Send + Sync + 'static> OrderedIndex<V> {
+    pub(crate) fn new() -> Self {
+        OrderedIndex {
+            list: SkipList::new(epoch::default_collector().clone()),
+        }
+    }
+
+    /// Calls `f` with the value under `key`, borrowed under an epoch guard.
+    #[inline]
+    pub(crate) fn with<R>(&self, key: &str, f: impl FnOnce(Option<&Arc<V>>) -> R) -> R {
+        let guard = epoch::pin();
+        let entry = self.list.get(key, &guard);
+        f(entry.as_ref().map(|entry| entry.value()))
+    }
+
+    /// The value under `key`, inserting `make(key)` first if there is none.
+    /// Concurrent callers agree on one value: the skip list decides.
+    pub(crate) fn get_or_insert_with(
+        &self,
+        key: &str,
+        make: impl FnOnce(&Arc<str>) -> Arc<V>,
+    ) -> Arc<V> {
+        let guard = epoch::pin();
+        if let Some(entry) = self.list.get(key, &guard) {
+            return Arc::clone(entry.value());
+        }
+        let key: Arc<str> = Arc::from(key);
+        let entry = self
+            .list
+            .get_or_insert_with(Arc::clone(&key), || make(&key), &guard);
+        let value = Arc::clone(entry.value());
+        entry.release(&guard);
+        value
+    }
+
+    /// Removes the entry under `key` if it holds exactly `value` (pointer
+    /// identity), so a newer value under the same key is never removed.
+    pub(crate) fn remove_if_same(&self, key: &str, value: &V) -> bool {
+        let guard = epoch::pin();
+        match self.list.get(key, &guard) {
+            Some(entry) if std::ptr::eq(Arc::as_ptr(entry.value()), value) => entry.remove(),
+            _ => false,
+        }
+    }
+
+    /// Visits the entries whose keys fall in `range`, in ascending key order,
+    /// until `f` breaks. Entries inserted or removed during the walk may or
+    /// may not be visited; every key is visited at most once.
+    pub(crate) fn scan(
+        &self,
+        range: (Bound<&str>, Bound<&str>),
+        mut f: impl FnMut(&Arc<str>, &Arc<V>) -> ControlFlow<()>,
+    ) {
+        let guard = epoch::pin();
+        for entry in self.list.range::<str, _>(range, &guard) {
+            if f(entry.key(), entry.value()).is_break() {
+                break;
+            }
+        }
+    }
+}
+
+/// A lock-free hash map from `Arc<str>` to `Arc<V>`.
+pub(crate) struct PointIndex<V> {
+    map: papaya::HashMap<Arc<str>, Arc<V>, Hasher>,
+}
+
+impl<V: Send + Sync + 'static> PointIndex<V> {
+    pub(crate) fn new() -> Self {
+        PointIndex {
+            map: papaya::HashMap::with_hasher(Hasher::default()),
+        }
+    }
+
+    /// Calls `f` with the value under `key`, borrowed under a papaya guard.
+    #[inline]
+    pub(crate) fn with<R>(&self, key: &str, f: impl FnOnce(Option<&Arc<V>>) -> R) -> R {
+        let map = self.map.pin();
+        f(map.get(key))
+    }
+
+    /// Maps `key` to `value` unless the entry already there satisfies `keep`.
+    pub(crate) fn insert_unless(
+        &self,
+        key: &Arc<str>,
+        value: &Arc<V>,
+        keep: impl Fn(&Arc<V>) -> bool,
+    ) {
+        let map = self.map.pin();
+        let outcome = map.compute(Arc::clone(key), |entry| match entry {
+            Some((_, existing)) if keep(existing) => Operation::Abort(()),
+            _ => Operation::Insert(Arc::clone(value)),
+        });
+        debug_assert!(!matches!(outcome, Compute::Removed(..)));
+    }
+
+    /// Removes the entry under `key` if it holds exactly `value`.
+    pub(crate) fn remove_if_same(&self, key: &str, value: &V) {
+        let map = self.map.pin();
+        let _ = map.remove_if(key, |_, existing| {
+            std::ptr::eq(Arc::as_ptr(existing), value)
+        });
+    }
+}

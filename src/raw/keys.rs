@@ -1,0 +1,91 @@
+//! The key index of one kind: an ordered index and a hash index that point at
+//! the same [`Cell`] per key (invariant I6).
+//!
+//! # I6: one live cell per key
+//!
+//! * The ordered index (`order`) decides which cell is canonical for a key:
+//!   `get_or_insert_with` makes concurrent creators agree on one.
+//! * The canonical cell is published to the hash index (`point`) *before* it
+//!   can become live: [`KeyIndex::with_cell_for_insert`] publishes it before
+//!   handing it to the writer, with an insert that only replaces a missing or
+//!   dead entry.
+//! * A dead cell is unlinked from `point` (only if it is still the cell
+//!   there) and then from `order` (likewise).
+//!
+//! Consequences the write protocol relies on:
+//! * a live cell stays in `point` until it dies, so `point` missing a key, or
+//!   holding an `Empty` cell, proves the key absent at that instant; a dead
+//!   cell found in `point` is read as absent;
+//! * a cell is removed from `order` only when dead, so when `point` holds a
+//!   different, non-dead cell than the one `order` gave us, ours is dead and
+//!   the writer's next load sees the tombstone and retries;
+//! * nothing is inserted by a read, and nothing before validation passed.
+
+use std::ops::{Bound, ControlFlow};
+
+use super::cell::Cell;
+use super::index::{OrderedIndex, PointIndex};
+use crate::sync::Arc;
+
+pub(crate) struct KeyIndex<T> {
+    order: OrderedIndex<Cell<T>>,
+    point: PointIndex<Cell<T>>,
+}
+
+impl<T: Send + Sync + 'static> KeyIndex<T> {
+    pub(crate) fn new() -> Self {
+        KeyIndex {
+            order: OrderedIndex::new(),
+            point: PointIndex::new(),
+        }
+    }
+
+    /// Calls `f` with the cell `point` maps `key` to, if any (any state).
+    #[inline]
+    pub(crate) fn with_cell<R>(&self, key: &str, f: impl FnOnce(Option<&Cell<T>>) -> R) -> R {
+        self.point.with(key, |cell| f(cell.map(|cell| &**cell)))
+    }
+
+    /// Calls `f` with the cell for `key`, creating an `Empty` one if `point`
+    /// has none. The cell handed to `f` may be dead (the caller unlinks it
+    /// and retries) but is never a live cell that `point` does not map.
+    pub(crate) fn with_cell_for_insert<R>(&self, key: &str, f: impl FnOnce(&Cell<T>) -> R) -> R {
+        // Fast path: the key has a cell; use it under the guard, no refcount.
+        let f = match self.point.with(key, |cell| match cell {
+            Some(cell) => Ok(f(cell)),
+            None => Err(f),
+        }) {
+            Ok(result) => return result,
+            Err(f) => f,
+        };
+        let cell = self
+            .order
+            .get_or_insert_with(key, |key| Arc::new(Cell::empty(Arc::clone(key))));
+        let key = Arc::clone(&cell.load().key);
+        // Keep the entry that is already ours, or any cell that is not dead:
+        // a different non-dead cell means ours was unlinked from `order`,
+        // hence is dead, and the caller will see that and retry.
+        self.point.insert_unless(&key, &cell, |existing| {
+            Arc::ptr_eq(existing, &cell) || !existing.is_dead()
+        });
+        f(&cell)
+    }
+
+    /// Unlinks a dead cell from both indexes, `point` first (I6). Safe to call
+    /// from any thread, any number of times.
+    pub(crate) fn unlink(&self, key: &str, cell: &Cell<T>) {
+        debug_assert!(cell.is_dead(), "only dead cells are unlinked (I4)");
+        self.point.remove_if_same(key, cell);
+        self.order.remove_if_same(key, cell);
+    }
+
+    /// Visits the cells whose keys fall in `range`, in key order, until `f`
+    /// breaks.
+    pub(crate) fn scan(
+        &self,
+        range: (Bound<&str>, Bound<&str>),
+        mut f: impl FnMut(&Cell<T>) -> ControlFlow<()>,
+    ) {
+        self.order.scan(range, |_, cell| f(cell));
+    }
+}

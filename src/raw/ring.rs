@@ -1,0 +1,90 @@
+//! The event ring (protocol P3): a multi-producer broadcast ring per kind,
+//! Disruptor style, where producers never wait for consumers.
+//!
+//! Slot `n mod C` holds the latest version (or hole) published for a
+//! revision congruent to `n`. The stamp (the version's revision) and the
+//! payload live in one allocation and change with one pointer swap, so a
+//! reader can never pair one revision's stamp with another's payload.
+//!
+//! * A publisher CASes its version in, and never replaces a slot that already
+//!   holds a newer revision: a producer that finds one has stalled for a whole
+//!   lap and reports it, so the kind can mark its subscribers overflowed.
+//! * A consumer at cursor `c` reads slot `c mod C`: the stamp equals `c` —
+//!   deliver; is smaller — not yet published, wait; is larger — the ring
+//!   lapped the consumer: overflow.
+//!
+//! The ring keeps at most `C` recent versions alive.
+
+use super::version::{Payload, Version};
+use crate::sync::{Arc, ArcCell, ArcCellGuard};
+
+pub(crate) struct Ring<T> {
+    slots: Box<[ArcCell<Version<T>>]>,
+    mask: u64,
+}
+
+/// What a consumer finds in the slot of the revision it waits for.
+pub(crate) enum SlotRead<T> {
+    /// The version or hole with exactly that revision.
+    Published(ArcCellGuard<Version<T>>),
+    /// An older revision: the wanted one is still in flight.
+    NotYet,
+    /// A newer revision: the wanted one was overwritten.
+    Overwritten,
+}
+
+impl<T> Ring<T> {
+    /// A ring of `capacity` slots (a power of two), each holding a revision-0
+    /// hole that every real revision (from 1) is newer than.
+    pub(crate) fn new(capacity: usize) -> Self {
+        debug_assert!(capacity.is_power_of_two());
+        let initial = Arc::new(Version::new(0, Arc::from(""), Payload::Hole));
+        Ring {
+            slots: (0..capacity)
+                .map(|_| ArcCell::new(Arc::clone(&initial)))
+                .collect(),
+            mask: capacity as u64 - 1,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    #[inline]
+    fn slot(&self, revision: u64) -> &ArcCell<Version<T>> {
+        // The mask keeps the index below `slots.len()`.
+        &self.slots[(revision & self.mask) as usize]
+    }
+
+    /// Publishes `version` into its slot. False if the slot already holds a
+    /// newer revision (this producer was lapped); the version is then dropped.
+    pub(crate) fn publish(&self, version: &Arc<Version<T>>) -> bool {
+        let slot = self.slot(version.revision);
+        loop {
+            let current = slot.load();
+            if current.revision > version.revision {
+                return false;
+            }
+            if slot.compare_and_swap(&current, version) {
+                return true;
+            }
+        }
+    }
+
+    /// Reads the slot of `revision`.
+    #[inline]
+    pub(crate) fn read(&self, revision: u64) -> SlotRead<T> {
+        let current = self.slot(revision).load();
+        match current.revision.cmp(&revision) {
+            std::cmp::Ordering::Equal => SlotRead::Published(current),
+            std::cmp::Ordering::Less => SlotRead::NotYet,
+            std::cmp::Ordering::Greater => SlotRead::Overwritten,
+        }
+    }
+
+    /// True if the slot of `revision` holds exactly that revision.
+    pub(crate) fn is_published(&self, revision: u64) -> bool {
+        matches!(self.read(revision), SlotRead::Published(_))
+    }
+}

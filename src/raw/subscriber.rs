@@ -1,0 +1,158 @@
+//! Subscribers: what producers know of each watcher, and the wake-up
+//! protocol between them.
+//!
+//! Producers never look at a watcher's cursor. They see only this record:
+//! a `waiting` flag, a waker slot, an `overflowed` flag, and the replay floor.
+//!
+//! # Wake-ups without lost signals (store-buffering, fenced)
+//!
+//! ```text
+//! consumer (prepare_wait)          producer (after publishing)
+//!   register waker                   write slot / closed / overflowed
+//!   waiting = true                   fence(SeqCst)            (F1)
+//!   fence(SeqCst)          (F3)      if waiting: waiting = false; wake
+//!   re-check ring, closed, overflow
+//!   nothing? sleep
+//! ```
+//!
+//! Of two SeqCst fences one comes first: if F3 does, the producer's load
+//! after F1 sees `waiting == true` and wakes; if F1 does, the consumer's
+//! re-check after F3 sees what the producer wrote and does not sleep. A
+//! producer therefore pays a plain load per idle subscriber, and an atomic
+//! swap plus a wake only for one that is really asleep.
+//!
+//! The subscriber list is copy-on-write (`ArcCell<Vec<_>>`): producers load
+//! it without writing shared memory; subscribe and unsubscribe swap in a copy.
+
+use std::task::Waker;
+
+use crate::sync::{fence, Arc, ArcCell, AtomicBool, Ordering};
+
+pub(crate) struct Subscriber {
+    /// A write whose revision is below this and that lands after the
+    /// subscription started may be missing from the replay: its producer
+    /// overflows this subscriber instead (P4). 0 without replay.
+    pub(crate) replay_floor: u64,
+    waiting: AtomicBool,
+    overflowed: AtomicBool,
+    waker: crate::sync::WakerSlot,
+}
+
+impl Subscriber {
+    pub(crate) fn new(replay_floor: u64) -> Self {
+        Subscriber {
+            replay_floor,
+            waiting: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
+            waker: Default::default(),
+        }
+    }
+
+    /// Consumer side: announce that it is about to sleep. The caller must
+    /// re-check for work after this returns and sleep only if it finds none.
+    pub(crate) fn prepare_wait(&self, waker: &Waker) {
+        self.waker.register(waker);
+        // Release: a producer that swaps the flag off acquires the waker
+        // registration above.
+        self.waiting.store(true, Ordering::Release);
+        // (F3) pairs with F1 in every producer: see the module docs.
+        fence(Ordering::SeqCst);
+    }
+
+    /// Consumer side: it found work after `prepare_wait`, so producers need
+    /// not wake it.
+    pub(crate) fn cancel_wait(&self) {
+        self.waiting.store(false, Ordering::Relaxed);
+    }
+
+    /// Producer side, called after the producer's write and a `fence(SeqCst)`
+    /// (F1): wakes the consumer if it is asleep or about to be.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        // Acquire on the swap: synchronizes with `prepare_wait`'s Release
+        // store so the waker registered before it is the one woken.
+        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::Acquire) {
+            self.waker.wake();
+        }
+    }
+
+    /// Producer side: this subscriber can no longer be given a gap-free
+    /// stream. Ends its watch with an overflow.
+    pub(crate) fn mark_overflowed(&self) {
+        self.overflowed.store(true, Ordering::Relaxed);
+        // (F1) for the flag just written: a consumer about to sleep sees it
+        // or is woken by `notify`.
+        fence(Ordering::SeqCst);
+        self.notify();
+    }
+
+    /// Consumer side: has a producer overflowed this subscriber?
+    #[inline]
+    pub(crate) fn is_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+/// The copy-on-write list of a kind's subscribers.
+pub(crate) struct Subscribers {
+    list: ArcCell<Vec<Arc<Subscriber>>>,
+}
+
+impl Subscribers {
+    pub(crate) fn new() -> Self {
+        Subscribers {
+            list: ArcCell::new(Arc::new(Vec::new())),
+        }
+    }
+
+    /// Adds `subscriber`; lock-free (a CAS loop over copies).
+    pub(crate) fn add(&self, subscriber: &Arc<Subscriber>) {
+        self.update(|list| {
+            let mut next = Vec::with_capacity(list.len() + 1);
+            next.extend(list.iter().cloned());
+            next.push(Arc::clone(subscriber));
+            next
+        });
+    }
+
+    /// Removes `subscriber` if present.
+    pub(crate) fn remove(&self, subscriber: &Arc<Subscriber>) {
+        let present = self
+            .list
+            .load()
+            .iter()
+            .any(|other| Arc::ptr_eq(other, subscriber));
+        if present {
+            self.update(|list| {
+                list.iter()
+                    .filter(|other| !Arc::ptr_eq(other, subscriber))
+                    .cloned()
+                    .collect()
+            });
+        }
+    }
+
+    fn update(&self, f: impl Fn(&[Arc<Subscriber>]) -> Vec<Arc<Subscriber>>) {
+        loop {
+            let current = self.list.load_full();
+            let next = Arc::new(f(&current));
+            if self.list.compare_and_swap(&current, &next) {
+                return;
+            }
+        }
+    }
+
+    /// Producer side, after its write and a `fence(SeqCst)` (F1): overflows
+    /// the subscribers `overflows` picks, and wakes every sleeping one.
+    #[inline]
+    pub(crate) fn notify(&self, overflows: impl Fn(&Subscriber) -> bool) {
+        let list = self.list.load();
+        for subscriber in list.iter() {
+            if overflows(subscriber) {
+                subscriber.mark_overflowed();
+            } else {
+                subscriber.notify();
+            }
+        }
+    }
+}

@@ -1,0 +1,617 @@
+//! The store: construction, configuration, and every operation by kind name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io;
+use std::ops::{Bound, ControlFlow, Deref, RangeBounds};
+
+use crate::error::{BoxError, Error, Result};
+use crate::kind::{Kind, KindRef};
+use crate::raw::index::OrderedIndex;
+use crate::raw::kind::{CompareFn, RawKind, ValidateFn};
+use crate::raw::version::Version;
+use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::watch::{Watch, WatchOptions};
+
+/// What [`Store::set`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SetResult {
+    /// The key was new; a create event was emitted.
+    Created,
+    /// The key existed and the value changed; an update event was emitted.
+    Updated,
+    /// The compare function called the old and new values equal: nothing was
+    /// stored and no event was emitted.
+    Unchanged,
+}
+
+/// A shared handle to a stored value, as `get`, `list` and events hand out.
+///
+/// It dereferences to `T` and is as cheap to clone as an `Arc`. It is a
+/// snapshot: later writes to the key do not change it.
+pub struct Value<T>(Arc<Version<T>>);
+
+impl<T> Value<T> {
+    /// Wraps a live version. Every `Value` is built from one (a tombstone's
+    /// `previous` is live too).
+    pub(crate) fn new(version: Arc<Version<T>>) -> Self {
+        debug_assert!(version.live().is_some());
+        Value(version)
+    }
+
+    /// The kind revision of the write that stored this value.
+    pub fn revision(&self) -> u64 {
+        self.0.revision
+    }
+
+    /// The key this value was stored under.
+    pub fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// True if both handles point at the same stored value (the same write).
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        Arc::ptr_eq(&this.0, &other.0)
+    }
+}
+
+impl<T> Deref for Value<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        match self.0.live() {
+            Some(value) => value,
+            None => unreachable!("a Value always wraps a live version"),
+        }
+    }
+}
+
+impl<T> AsRef<T> for Value<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T> std::borrow::Borrow<T> for Value<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T> Clone for Value<T> {
+    fn clone(&self) -> Self {
+        Value(Arc::clone(&self.0))
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: PartialEq> PartialEq for Value<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Eq> Eq for Value<T> {}
+
+impl<T: PartialEq> PartialEq<T> for Value<T> {
+    fn eq(&self, other: &T) -> bool {
+        **self == *other
+    }
+}
+
+impl<T: PartialOrd> PartialOrd for Value<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Ord> Ord for Value<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: std::hash::Hash> std::hash::Hash for Value<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+/// State shared by every handle of one store.
+pub(crate) struct Shared<T> {
+    kinds: OrderedIndex<RawKind<T>>,
+    /// Stands in for every kind that does not exist yet, so reads of a
+    /// never-written kind run the same code and find nothing. Never written.
+    absent: Arc<RawKind<T>>,
+    compare: Arc<CompareFn<T>>,
+    validators: HashMap<String, Arc<ValidateFn<T>>>,
+    ring_capacity: usize,
+    closed: AtomicBool,
+}
+
+impl<T: Send + Sync + 'static> Shared<T> {
+    /// Relaxed: the flag guards no data. A call that happens-after `close`
+    /// (through any synchronization of the caller's) sees it by coherence.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn ring_capacity(&self) -> usize {
+        self.ring_capacity
+    }
+}
+
+/// A typed, in-memory, lock-free key-value store organized by kind.
+///
+/// `Store` is a cheap handle: clone it to share the store between threads.
+/// Every method takes `&self`. Reads never block and never wait for writers;
+/// writers never block each other; watchers never slow writers.
+///
+/// See the [crate documentation](crate) for the guarantees.
+pub struct Store<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Store<T> {
+    fn clone(&self) -> Self {
+        Store {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: PartialEq + Send + Sync + 'static> Store<T> {
+    /// An empty store whose compare function is `PartialEq`.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl<T: PartialEq + Send + Sync + 'static> Default for Store<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + Sync + 'static> Store<T> {
+    /// A builder for a store with a custom compare function, validators, or
+    /// ring capacity.
+    pub fn builder() -> StoreBuilder<T> {
+        StoreBuilder {
+            compare: UsePartialEq,
+            validators: HashMap::new(),
+            ring_capacity: StoreBuilder::<T>::DEFAULT_RING_CAPACITY,
+        }
+    }
+
+    fn from_parts(
+        compare: Arc<CompareFn<T>>,
+        validators: HashMap<String, Arc<ValidateFn<T>>>,
+        ring_capacity: usize,
+    ) -> Self {
+        let absent = Arc::new(RawKind::new(Arc::from(""), 1, Arc::clone(&compare), None));
+        Store {
+            shared: Arc::new(Shared {
+                kinds: OrderedIndex::new(),
+                absent,
+                compare,
+                validators,
+                ring_capacity,
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Runs `f` on `kind`, or on an empty stand-in if it was never written.
+    fn view<R>(&self, kind: &str, f: impl FnOnce(KindRef<'_, T>) -> Result<R>) -> Result<R> {
+        self.shared.check_open()?;
+        check_kind(kind)?;
+        let shared = &self.shared;
+        shared
+            .kinds
+            .with(kind, |raw| f(KindRef::new(shared, raw.unwrap_or(&shared.absent))))
+    }
+
+    /// Runs `f` on `kind`, creating it first if needed.
+    fn view_or_create<R>(
+        &self,
+        kind: &str,
+        f: impl FnOnce(KindRef<'_, T>) -> Result<R>,
+    ) -> Result<R> {
+        self.shared.check_open()?;
+        check_kind(kind)?;
+        let shared = &self.shared;
+        let f = match shared.kinds.with(kind, |raw| match raw {
+            Some(raw) => Ok(f(KindRef::new(shared, raw))),
+            None => Err(f),
+        }) {
+            Ok(result) => return result,
+            Err(f) => f,
+        };
+        let raw = self.create_kind(kind);
+        f(KindRef::new(shared, &raw))
+    }
+
+    fn create_kind(&self, kind: &str) -> Arc<RawKind<T>> {
+        let shared = &self.shared;
+        shared.kinds.get_or_insert_with(kind, |name| {
+            Arc::new(RawKind::new(
+                Arc::clone(name),
+                shared.ring_capacity,
+                Arc::clone(&shared.compare),
+                shared.validators.get(&**name).cloned(),
+            ))
+        })
+    }
+
+    // ----- writes -----
+
+    /// Stores `value` under `key`: [`Created`](SetResult::Created) for a new
+    /// key, [`Updated`](SetResult::Updated) when the value changed,
+    /// [`Unchanged`](SetResult::Unchanged) (nothing stored, no event) when the
+    /// compare function calls old and new equal.
+    ///
+    /// The kind's validator, if any, runs first; a rejected value is not
+    /// stored and comes back as [`Error::Validation`].
+    pub fn set(&self, kind: &str, key: &str, value: T) -> Result<SetResult> {
+        self.view_or_create(kind, |k| k.set(key, value))
+    }
+
+    /// Stores many entries: validates every item first (one invalid item, or
+    /// an empty key: nothing is written), then applies them in key order,
+    /// skipping unchanged ones exactly as [`set`](Self::set) does. Keys not in
+    /// `items` are left alone; events come out in key order.
+    ///
+    /// Not a transaction: a concurrent reader may see part of it.
+    pub fn set_many<K, I>(&self, kind: &str, items: I) -> Result<()>
+    where
+        K: AsRef<str>,
+        I: IntoIterator<Item = (K, T)>,
+    {
+        self.view_or_create(kind, |k| k.set_many(items))
+    }
+
+    /// Replaces the value under `key` with `f(&current)`, atomically: no other
+    /// write to the key lands in between. Returns whether the stored value
+    /// changed (the compare function decides).
+    ///
+    /// `f` may run more than once under contention (it is `FnMut`); it must
+    /// not have side effects that matter. A missing key is
+    /// [`Error::KeyNotFound`]; an error from `f` is [`Error::Update`] and
+    /// stores nothing; the kind's validator checks the new value.
+    pub fn update<F, E>(&self, kind: &str, key: &str, f: F) -> Result<bool>
+    where
+        F: FnMut(&T) -> std::result::Result<T, E>,
+        E: Into<BoxError>,
+    {
+        self.view(kind, |k| k.update(key, f))
+    }
+
+    /// Deletes `key`, returning the value it held, or `None` if it held none
+    /// (not an error).
+    pub fn delete(&self, kind: &str, key: &str) -> Result<Option<Value<T>>> {
+        self.view(kind, |k| k.delete(key))
+    }
+
+    // ----- reads -----
+
+    /// The value under `key`, if any.
+    pub fn get(&self, kind: &str, key: &str) -> Result<Option<Value<T>>> {
+        self.view(kind, |k| k.get(key))
+    }
+
+    /// Calls `f` with the value under `key`, if any, and returns its result.
+    ///
+    /// Unlike [`get`](Self::get), this writes no shared memory — not even a
+    /// reference count — so readers of one hot key never contend.
+    pub fn read<R>(&self, kind: &str, key: &str, f: impl FnOnce(&T) -> R) -> Result<Option<R>> {
+        self.view(kind, |k| k.read(key, f))
+    }
+
+    /// True if `key` holds a value.
+    pub fn contains(&self, kind: &str, key: &str) -> Result<bool> {
+        self.view(kind, |k| k.contains(key))
+    }
+
+    /// Every entry of the kind, in ascending key order.
+    pub fn list(&self, kind: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view(kind, |k| k.list())
+    }
+
+    /// The entries of the kind that `filter` accepts, in ascending key order.
+    pub fn list_filtered(
+        &self,
+        kind: &str,
+        filter: impl FnMut(&str, &T) -> bool,
+    ) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view(kind, |k| k.list_filtered(filter))
+    }
+
+    /// The entries whose keys fall in `range`, in ascending key order:
+    /// `store.range("users", "a".."m")`. An empty or inverted range is empty.
+    pub fn range<'r>(
+        &self,
+        kind: &str,
+        range: impl RangeBounds<&'r str>,
+    ) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view(kind, |k| k.range(range))
+    }
+
+    /// The entries whose keys start with `prefix`, in ascending key order.
+    pub fn prefix(&self, kind: &str, prefix: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
+        self.view(kind, |k| k.prefix(prefix))
+    }
+
+    /// The kind's keys, in ascending order.
+    pub fn keys(&self, kind: &str) -> Result<Vec<Arc<str>>> {
+        self.view(kind, |k| k.keys())
+    }
+
+    /// The kind's values, in ascending key order.
+    pub fn values(&self, kind: &str) -> Result<Vec<Value<T>>> {
+        self.view(kind, |k| k.values())
+    }
+
+    /// The number of entries in the kind, in O(1). Exact when no write to the
+    /// kind is in flight.
+    pub fn count(&self, kind: &str) -> Result<usize> {
+        self.view(kind, |k| k.count())
+    }
+
+    /// The revision of the kind's latest write (0 if never written).
+    /// Revisions increase with every write but are not dense: a write that
+    /// lost a race consumes one too.
+    pub fn revision(&self, kind: &str) -> Result<u64> {
+        self.view(kind, |k| k.revision())
+    }
+
+    /// The kinds that hold at least one entry, in ascending order.
+    pub fn kinds(&self) -> Result<Vec<Arc<str>>> {
+        self.shared.check_open()?;
+        let mut kinds = Vec::new();
+        self.shared.kinds.scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
+            if !KindRef::new(&self.shared, raw).is_empty() {
+                kinds.push(Arc::clone(name));
+            }
+            ControlFlow::Continue(())
+        });
+        Ok(kinds)
+    }
+
+    /// Every entry of every kind that holds one, by kind then key.
+    #[allow(clippy::type_complexity)]
+    pub fn get_all(&self) -> Result<BTreeMap<Arc<str>, Vec<(Arc<str>, Value<T>)>>> {
+        self.shared.check_open()?;
+        let mut all = BTreeMap::new();
+        let mut failure = None;
+        self.shared.kinds.scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
+            match KindRef::new(&self.shared, raw).list() {
+                Ok(entries) if entries.is_empty() => {}
+                Ok(entries) => {
+                    all.insert(Arc::clone(name), entries);
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(all),
+        }
+    }
+
+    /// A handle to one kind, creating the kind if needed: the same reads,
+    /// writes and watch without the kind argument, and without looking the
+    /// kind up on every call. Use it in hot loops.
+    pub fn kind(&self, kind: &str) -> Result<Kind<T>> {
+        self.shared.check_open()?;
+        check_kind(kind)?;
+        Ok(Kind::new(Arc::clone(&self.shared), self.create_kind(kind)))
+    }
+
+    // ----- watch -----
+
+    /// Watches the kind's creates, updates and deletes, in the order they
+    /// were applied. See [`WatchOptions`] for replay, filtering and the
+    /// buffer, and [`Watch`] for consuming it.
+    pub fn watch(&self, kind: &str, options: WatchOptions) -> Result<Watch<T>> {
+        self.view_or_create(kind, |k| k.watch(options))
+    }
+
+    // ----- lifecycle -----
+
+    /// Closes the store: every watch ends (a blocked `recv` wakes with
+    /// [`WatchError::Closed`](crate::WatchError::Closed)) and every later call
+    /// on any handle returns [`Error::Closed`]. Idempotent.
+    pub fn close(&self) {
+        // Relaxed: the wake-up protocol's fence (F1, in `wake_all`) orders
+        // the flag before each watcher's `waiting` flag.
+        if self.shared.closed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.shared
+            .kinds
+            .scan((Bound::Unbounded, Bound::Unbounded), |_, raw| {
+                raw.wake_all();
+                ControlFlow::Continue(())
+            });
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Writes every kind and entry, in order, in a human-readable form.
+    /// A closed store writes nothing and returns an error wrapping
+    /// [`Error::Closed`].
+    pub fn dump(&self, out: &mut impl io::Write) -> io::Result<()>
+    where
+        T: fmt::Debug,
+    {
+        let all = self.get_all().map_err(io::Error::other)?;
+        for (kind, entries) in &all {
+            let noun = if entries.len() == 1 { "entry" } else { "entries" };
+            writeln!(out, "kind {kind:?} ({} {noun})", entries.len())?;
+            for (key, value) in entries {
+                writeln!(out, "  {key:?} => {:?}", &**value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Send + Sync + 'static> fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("ring_capacity", &self.shared.ring_capacity)
+            .field("closed", &self.shared.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn check_kind(kind: &str) -> Result<()> {
+    if kind.is_empty() {
+        Err(Error::KindRequired)
+    } else {
+        Ok(())
+    }
+}
+
+/// The default compare function of a [`StoreBuilder`]: `PartialEq`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UsePartialEq;
+
+/// Configures a [`Store`]: compare function, validators, ring capacity.
+///
+/// ```
+/// use zestor::Store;
+///
+/// #[derive(Debug)]
+/// struct User { name: String, email: String }
+///
+/// let store = Store::<User>::builder()
+///     // Only an email change is a real update.
+///     .compare(|old, new| old.email == new.email)
+///     .validate("users", |user: &User| {
+///         if user.email.contains('@') { Ok(()) } else { Err("invalid email format") }
+///     })
+///     .ring_capacity(4096)
+///     .build();
+/// # let _ = store;
+/// ```
+///
+/// `build` needs a compare function: `T: PartialEq` provides the default,
+/// and for other types [`compare`](Self::compare) is required (without it,
+/// `build` does not compile).
+pub struct StoreBuilder<T, C = UsePartialEq> {
+    compare: C,
+    validators: HashMap<String, Arc<ValidateFn<T>>>,
+    ring_capacity: usize,
+}
+
+impl<T, C> StoreBuilder<T, C> {
+    /// The ring capacity used when none is set.
+    pub const DEFAULT_RING_CAPACITY: usize = 1024;
+    /// The largest ring capacity; larger requests are clamped to it.
+    pub const MAX_RING_CAPACITY: usize = 1 << 24;
+
+    /// Sets the compare function: `true` means old and new are equal, so a
+    /// `set` or `update` stores nothing and emits no event.
+    pub fn compare<F>(self, compare: F) -> StoreBuilder<T, F>
+    where
+        F: Fn(&T, &T) -> bool + Send + Sync + 'static,
+    {
+        StoreBuilder {
+            compare,
+            validators: self.validators,
+            ring_capacity: self.ring_capacity,
+        }
+    }
+
+    /// Sets the validator of `kind`, run on every value before it is written
+    /// to that kind (by `set`, `set_many` or `update`). An `Err` rejects the
+    /// write with [`Error::Validation`], which carries this error as its
+    /// source. A second call for the same kind replaces the first.
+    pub fn validate<F, E>(mut self, kind: &str, validate: F) -> Self
+    where
+        F: Fn(&T) -> std::result::Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        let validate = move |value: &T| validate(value).map_err(Into::into);
+        self.validators.insert(kind.to_owned(), Arc::new(validate));
+        self
+    }
+
+    /// How many recent events each kind keeps for its watchers (default
+    /// 1024). Rounded up to a power of two, clamped to
+    /// `1..=`[`MAX_RING_CAPACITY`](Self::MAX_RING_CAPACITY). A watcher's
+    /// buffer size may not exceed it.
+    pub fn ring_capacity(mut self, capacity: usize) -> Self {
+        self.ring_capacity = capacity;
+        self
+    }
+
+    fn effective_ring_capacity(&self) -> usize {
+        self.ring_capacity
+            .clamp(1, Self::MAX_RING_CAPACITY)
+            .next_power_of_two()
+    }
+}
+
+impl<T: PartialEq + Send + Sync + 'static> StoreBuilder<T, UsePartialEq> {
+    /// Builds the store, comparing values with `PartialEq`.
+    pub fn build(self) -> Store<T> {
+        let capacity = self.effective_ring_capacity();
+        Store::from_parts(Arc::new(|old: &T, new: &T| old == new), self.validators, capacity)
+    }
+}
+
+impl<T, F> StoreBuilder<T, F>
+where
+    T: Send + Sync + 'static,
+    F: Fn(&T, &T) -> bool + Send + Sync + 'static,
+{
+    /// Builds the store with the compare function given to
+    /// [`compare`](Self::compare).
+    pub fn build(self) -> Store<T> {
+        let capacity = self.effective_ring_capacity();
+        Store::from_parts(Arc::new(self.compare), self.validators, capacity)
+    }
+}
+
+impl<T, C> fmt::Debug for StoreBuilder<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut kinds: Vec<&str> = self.validators.keys().map(String::as_str).collect();
+        kinds.sort_unstable();
+        f.debug_struct("StoreBuilder")
+            .field("validated_kinds", &kinds)
+            .field("ring_capacity", &self.ring_capacity)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,363 @@
+//! Watching a kind: options, events, and the [`Watch`] stream.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::error::WatchError;
+use crate::raw::cursor::{Cursor, Step};
+use crate::raw::version::{Payload, Version};
+use crate::store::{Shared, Value};
+use crate::sync::{thread, Arc};
+
+/// What a write did to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// The key did not exist and now holds a value (also every replayed entry).
+    Create,
+    /// The key's value changed.
+    Update,
+    /// The key was deleted; the event carries the value it held.
+    Delete,
+}
+
+impl EventType {
+    const fn bit(self) -> u8 {
+        match self {
+            EventType::Create => 1,
+            EventType::Update => 2,
+            EventType::Delete => 4,
+        }
+    }
+}
+
+/// A set of [`EventType`]s, as a bit mask.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventTypes(u8);
+
+impl EventTypes {
+    pub(crate) const ALL: EventTypes = EventTypes(1 | 2 | 4);
+
+    #[inline]
+    pub(crate) fn contains(self, event_type: EventType) -> bool {
+        self.0 & event_type.bit() != 0
+    }
+}
+
+impl fmt::Debug for EventTypes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let all = [EventType::Create, EventType::Update, EventType::Delete];
+        f.debug_set()
+            .entries(all.into_iter().filter(|t| self.contains(*t)))
+            .finish()
+    }
+}
+
+/// How to watch a kind: replay, event-type filter, buffer size.
+///
+/// ```
+/// use zestor::{EventType, WatchOptions};
+/// let options = WatchOptions::new()
+///     .replay(true)
+///     .event_types(&[EventType::Create, EventType::Delete])
+///     .buffer_size(256);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchOptions {
+    pub(crate) replay: bool,
+    pub(crate) types: EventTypes,
+    pub(crate) buffer_size: usize,
+}
+
+impl WatchOptions {
+    /// The default buffer size: how far (in revisions) a watcher may fall
+    /// behind before it overflows.
+    pub const DEFAULT_BUFFER_SIZE: usize = 128;
+
+    /// No replay, every event type, a buffer of
+    /// [`DEFAULT_BUFFER_SIZE`](Self::DEFAULT_BUFFER_SIZE).
+    pub fn new() -> Self {
+        WatchOptions {
+            replay: false,
+            types: EventTypes::ALL,
+            buffer_size: Self::DEFAULT_BUFFER_SIZE,
+        }
+    }
+
+    /// With `true`, the entries present when `watch` returns are delivered
+    /// first, as creates in key order, before any live event. No replayed
+    /// value ever overwrites a newer live one.
+    pub fn replay(mut self, replay: bool) -> Self {
+        self.replay = replay;
+        self
+    }
+
+    /// Deliver only these event types. An empty slice means every type (as in
+    /// Go Zestor). The filter never hides an overflow.
+    pub fn event_types(mut self, types: &[EventType]) -> Self {
+        self.types = if types.is_empty() {
+            EventTypes::ALL
+        } else {
+            EventTypes(types.iter().fold(0, |mask, t| mask | t.bit()))
+        };
+        self
+    }
+
+    /// How many revisions of the kind (writes, filtered or not) the watcher
+    /// may fall behind before it overflows. At least 1, at most the store's
+    /// [`ring_capacity`](crate::StoreBuilder::ring_capacity); `watch` returns
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) otherwise.
+    pub fn buffer_size(mut self, buffer_size: usize) -> Self {
+        self.buffer_size = buffer_size;
+        self
+    }
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One change to one key of a watched kind.
+pub struct Event<T> {
+    /// The kind the key belongs to.
+    pub kind: Arc<str>,
+    /// The key that changed.
+    pub key: Arc<str>,
+    /// What happened to it.
+    pub event_type: EventType,
+    /// The new value; for a delete, the value the key held before.
+    pub value: Value<T>,
+    /// The kind revision of the write. Live events arrive in strictly
+    /// increasing revision order; replayed ones carry the revision of the
+    /// write that stored the value.
+    pub revision: u64,
+}
+
+impl<T> Clone for Event<T> {
+    fn clone(&self) -> Self {
+        Event {
+            kind: Arc::clone(&self.kind),
+            key: Arc::clone(&self.key),
+            event_type: self.event_type,
+            value: self.value.clone(),
+            revision: self.revision,
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Event<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("kind", &self.kind)
+            .field("key", &self.key)
+            .field("event_type", &self.event_type)
+            .field("value", &*self.value)
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+/// An ordered stream of one kind's events, from [`Store::watch`](crate::Store::watch).
+///
+/// Consume it by blocking ([`recv`](Self::recv),
+/// [`recv_timeout`](Self::recv_timeout), the [`Iterator`] impl), by polling
+/// ([`try_recv`](Self::try_recv)), or asynchronously (the
+/// [`futures_core::Stream`] impl). Dropping it unsubscribes.
+///
+/// A watch ends exactly once: with one [`WatchError::Overflow`] if it fell
+/// behind (then [`WatchError::Closed`] on every later call), or with
+/// [`WatchError::Closed`] when the store is closed. The iterator and the
+/// stream yield the overflow as an item and then end; on close they just end.
+pub struct Watch<T: Send + Sync + 'static> {
+    shared: Arc<Shared<T>>,
+    kind: Arc<str>,
+    /// `None` once the watch has ended.
+    cursor: Option<Cursor<T>>,
+    /// The waker that unparks the thread blocked in `recv`, cached per thread.
+    parker: Option<(thread::ThreadId, Waker)>,
+}
+
+/// Wakes a thread blocked in [`Watch::recv`].
+struct Unparker(thread::Thread);
+
+impl std::task::Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl<T: Send + Sync + 'static> Watch<T> {
+    pub(crate) fn new(shared: Arc<Shared<T>>, cursor: Cursor<T>) -> Self {
+        Watch {
+            shared,
+            kind: Arc::clone(cursor.kind().name()),
+            cursor: Some(cursor),
+            parker: None,
+        }
+    }
+
+    /// The kind this watch follows.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// True once the watch has ended (overflow reported, or store closed).
+    pub fn is_ended(&self) -> bool {
+        self.cursor.is_none()
+    }
+
+    /// Blocks until the next event, an overflow, or the end of the watch.
+    pub fn recv(&mut self) -> Result<Event<T>, WatchError> {
+        loop {
+            if let Some(next) = self.poll_blocking() {
+                return next;
+            }
+            thread::park();
+        }
+    }
+
+    /// Like [`recv`](Self::recv), but gives up after `timeout`: `Ok(None)`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event<T>>, WatchError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Some(next) = self.poll_blocking() {
+                return next.map(Some);
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        if let Some(cursor) = &self.cursor {
+                            cursor.subscriber().cancel_wait();
+                        }
+                        return Ok(None);
+                    }
+                    thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    }
+
+    /// The next event if one is ready: `Ok(None)` if there is none yet.
+    pub fn try_recv(&mut self) -> Result<Option<Event<T>>, WatchError> {
+        self.step().transpose()
+    }
+
+    /// One step; `None` means nothing is ready.
+    fn step(&mut self) -> Option<Result<Event<T>, WatchError>> {
+        if self.shared.is_closed() {
+            self.cursor = None;
+        }
+        let Some(cursor) = &mut self.cursor else {
+            return Some(Err(WatchError::Closed));
+        };
+        match cursor.step() {
+            Step::Event(version, event_type) => Some(Ok(make_event(&self.kind, version, event_type))),
+            Step::Pending => None,
+            Step::Overflow => {
+                self.cursor = None;
+                Some(Err(WatchError::Overflow))
+            }
+        }
+    }
+
+    /// A step that, when nothing is ready, leaves the watch registered to be
+    /// woken by `waker` (protocol: `raw/subscriber.rs`).
+    fn step_or_register(&mut self, waker: &Waker) -> Option<Result<Event<T>, WatchError>> {
+        if let Some(next) = self.step() {
+            return Some(next);
+        }
+        let cursor = self.cursor.as_ref()?;
+        cursor.subscriber().prepare_wait(waker);
+        let next = self.step();
+        if next.is_some() {
+            if let Some(cursor) = &self.cursor {
+                cursor.subscriber().cancel_wait();
+            }
+        }
+        next
+    }
+
+    /// `step_or_register` with this thread's unparker.
+    fn poll_blocking(&mut self) -> Option<Result<Event<T>, WatchError>> {
+        let current = thread::current();
+        let waker = match &self.parker {
+            Some((id, waker)) if *id == current.id() => waker.clone(),
+            _ => {
+                let id = current.id();
+                let waker = Waker::from(Arc::new(Unparker(current)));
+                self.parker = Some((id, waker.clone()));
+                waker
+            }
+        };
+        self.step_or_register(&waker)
+    }
+}
+
+fn make_event<T>(kind: &Arc<str>, version: Arc<Version<T>>, event_type: EventType) -> Event<T> {
+    let revision = version.revision;
+    let key = Arc::clone(&version.key);
+    let value = match &version.payload {
+        Payload::Deleted(previous) => Value::new(Arc::clone(previous)),
+        _ => Value::new(version),
+    };
+    Event {
+        kind: Arc::clone(kind),
+        key,
+        event_type,
+        value,
+        revision,
+    }
+}
+
+impl<T: Send + Sync + 'static> Iterator for Watch<T> {
+    type Item = Result<Event<T>, WatchError>;
+
+    /// Blocks for the next event. Yields an overflow as `Some(Err(..))` and
+    /// then ends; ends on close.
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.recv() {
+            Err(WatchError::Closed) => None,
+            other => Some(other),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> std::iter::FusedIterator for Watch<T> {}
+
+impl<T: Send + Sync + 'static> futures_core::Stream for Watch<T> {
+    type Item = Result<Event<T>, WatchError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match this.step_or_register(cx.waker()) {
+            None => Poll::Pending,
+            Some(Err(WatchError::Closed)) => Poll::Ready(None),
+            Some(other) => Poll::Ready(Some(other)),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> futures_core::FusedStream for Watch<T> {
+    fn is_terminated(&self) -> bool {
+        self.cursor.is_none()
+    }
+}
+
+impl<T: Send + Sync + 'static> fmt::Debug for Watch<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("kind", &self.kind())
+            .field("ended", &self.is_ended())
+            .finish_non_exhaustive()
+    }
+}
