@@ -92,7 +92,9 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     pub(crate) fn get(&self, key: &str) -> Result<Option<Value<T>>> {
         check_key(key)?;
-        Ok(self.raw.with_live(key, |version| Value::new(Arc::clone(version))))
+        Ok(self
+            .raw
+            .with_live(key, |version| Value::new(Arc::clone(version))))
     }
 
     pub(crate) fn read<R>(&self, key: &str, f: impl FnOnce(&T) -> R) -> Result<Option<R>> {
@@ -190,10 +192,11 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     /// True if the kind holds no live entry (found by walking, not counting).
     pub(crate) fn is_empty(&self) -> bool {
         let mut empty = true;
-        self.raw.scan_live((Bound::Unbounded, Bound::Unbounded), |_| {
-            empty = false;
-            ControlFlow::Break(())
-        });
+        self.raw
+            .scan_live((Bound::Unbounded, Bound::Unbounded), |_| {
+                empty = false;
+                ControlFlow::Break(())
+            });
         empty
     }
 
@@ -338,6 +341,10 @@ impl<T: Send + Sync + 'static> Kind<T> {
         self.view()?.watch(options)
     }
 }
+
+// Unwind safe for the reason given on `Store`'s impls.
+impl<T: std::panic::RefUnwindSafe> std::panic::UnwindSafe for Kind<T> {}
+impl<T: std::panic::RefUnwindSafe> std::panic::RefUnwindSafe for Kind<T> {}
 
 impl<T: Send + Sync + 'static> fmt::Debug for Kind<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -229,9 +229,9 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.shared.check_open()?;
         check_kind(kind)?;
         let shared = &self.shared;
-        shared
-            .kinds
-            .with(kind, |raw| f(KindRef::new(shared, raw.unwrap_or(&shared.absent))))
+        shared.kinds.with(kind, |raw| {
+            f(KindRef::new(shared, raw.unwrap_or(&shared.absent)))
+        })
     }
 
     /// Runs `f` on `kind`, creating it first if needed.
@@ -391,12 +391,14 @@ impl<T: Send + Sync + 'static> Store<T> {
     pub fn kinds(&self) -> Result<Vec<Arc<str>>> {
         self.shared.check_open()?;
         let mut kinds = Vec::new();
-        self.shared.kinds.scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
-            if !KindRef::new(&self.shared, raw).is_empty() {
-                kinds.push(Arc::clone(name));
-            }
-            ControlFlow::Continue(())
-        });
+        self.shared
+            .kinds
+            .scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
+                if !KindRef::new(&self.shared, raw).is_empty() {
+                    kinds.push(Arc::clone(name));
+                }
+                ControlFlow::Continue(())
+            });
         Ok(kinds)
     }
 
@@ -406,19 +408,21 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.shared.check_open()?;
         let mut all = BTreeMap::new();
         let mut failure = None;
-        self.shared.kinds.scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
-            match KindRef::new(&self.shared, raw).list() {
-                Ok(entries) if entries.is_empty() => {}
-                Ok(entries) => {
-                    all.insert(Arc::clone(name), entries);
+        self.shared
+            .kinds
+            .scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
+                match KindRef::new(&self.shared, raw).list() {
+                    Ok(entries) if entries.is_empty() => {}
+                    Ok(entries) => {
+                        all.insert(Arc::clone(name), entries);
+                    }
+                    Err(error) => {
+                        failure = Some(error);
+                        return ControlFlow::Break(());
+                    }
                 }
-                Err(error) => {
-                    failure = Some(error);
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        });
+                ControlFlow::Continue(())
+            });
         match failure {
             Some(error) => Err(error),
             None => Ok(all),
@@ -476,7 +480,11 @@ impl<T: Send + Sync + 'static> Store<T> {
     {
         let all = self.get_all().map_err(io::Error::other)?;
         for (kind, entries) in &all {
-            let noun = if entries.len() == 1 { "entry" } else { "entries" };
+            let noun = if entries.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            };
             writeln!(out, "kind {kind:?} ({} {noun})", entries.len())?;
             for (key, value) in entries {
                 writeln!(out, "  {key:?} => {:?}", &**value)?;
@@ -485,6 +493,12 @@ impl<T: Send + Sync + 'static> Store<T> {
         Ok(())
     }
 }
+
+// A panic in user code (compare, validator, update closure) leaves the store
+// whole: it runs before any revision is taken, and a revision taken is always
+// published (I3). So a `Store` observed after a caught panic is consistent.
+impl<T: std::panic::RefUnwindSafe> std::panic::UnwindSafe for Store<T> {}
+impl<T: std::panic::RefUnwindSafe> std::panic::RefUnwindSafe for Store<T> {}
 
 impl<T: Send + Sync + 'static> fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -539,7 +553,7 @@ impl<T, C> StoreBuilder<T, C> {
     /// The ring capacity used when none is set.
     pub const DEFAULT_RING_CAPACITY: usize = 1024;
     /// The largest ring capacity; larger requests are clamped to it.
-    pub const MAX_RING_CAPACITY: usize = 1 << 24;
+    pub const MAX_RING_CAPACITY: usize = 1 << 20;
 
     /// Sets the compare function: `true` means old and new are equal, so a
     /// `set` or `update` stores nothing and emits no event.
@@ -588,7 +602,11 @@ impl<T: PartialEq + Send + Sync + 'static> StoreBuilder<T, UsePartialEq> {
     /// Builds the store, comparing values with `PartialEq`.
     pub fn build(self) -> Store<T> {
         let capacity = self.effective_ring_capacity();
-        Store::from_parts(Arc::new(|old: &T, new: &T| old == new), self.validators, capacity)
+        Store::from_parts(
+            Arc::new(|old: &T, new: &T| old == new),
+            self.validators,
+            capacity,
+        )
     }
 }
 

@@ -209,6 +209,13 @@ impl<T: Send + Sync + 'static> Watch<T> {
         &self.kind
     }
 
+    /// How many replayed entries are still to come. With replay on, events
+    /// received while this is non-zero are the replay; once it reaches zero
+    /// the consumer's replica is in sync and every later event is live.
+    pub fn replay_remaining(&self) -> usize {
+        self.cursor.as_ref().map_or(0, Cursor::replay_left)
+    }
+
     /// True once the watch has ended (overflow reported, or store closed).
     pub fn is_ended(&self) -> bool {
         self.cursor.is_none()
@@ -261,7 +268,9 @@ impl<T: Send + Sync + 'static> Watch<T> {
             return Some(Err(WatchError::Closed));
         };
         match cursor.step() {
-            Step::Event(version, event_type) => Some(Ok(make_event(&self.kind, version, event_type))),
+            Step::Event(version, event_type) => {
+                Some(Ok(make_event(&self.kind, version, event_type)))
+            }
             Step::Pending => None,
             Step::Overflow => {
                 self.cursor = None;

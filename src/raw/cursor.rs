@@ -28,6 +28,8 @@ pub(crate) struct Cursor<T: Send + Sync + 'static> {
     /// `filter_until`.
     seen: Vec<Arc<Version<T>>>,
     replayed: usize,
+    /// Live versions in `seen[replayed..]`: replayed creates still to come.
+    replay_left: usize,
     filter_until: u64,
 }
 
@@ -51,6 +53,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         seen: Vec<Arc<Version<T>>>,
         filter_until: u64,
     ) -> Self {
+        let replay_left = seen.iter().filter(|v| v.live().is_some()).count();
         Cursor {
             kind,
             subscriber,
@@ -59,8 +62,14 @@ impl<T: Send + Sync + 'static> Cursor<T> {
             types,
             seen,
             replayed: 0,
+            replay_left,
             filter_until,
         }
+    }
+
+    /// Replayed entries not yet passed (delivered or filtered out).
+    pub(crate) fn replay_left(&self) -> usize {
+        self.replay_left
     }
 
     pub(crate) fn kind(&self) -> &Arc<RawKind<T>> {
@@ -75,8 +84,11 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     pub(crate) fn step(&mut self) -> Step<T> {
         while let Some(version) = self.seen.get(self.replayed) {
             self.replayed += 1;
-            if version.live().is_some() && self.types.contains(EventType::Create) {
-                return Step::Event(Arc::clone(version), EventType::Create);
+            if version.live().is_some() {
+                self.replay_left -= 1;
+                if self.types.contains(EventType::Create) {
+                    return Step::Event(Arc::clone(version), EventType::Create);
+                }
             }
         }
         loop {

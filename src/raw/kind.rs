@@ -276,7 +276,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         ));
         if !cell.compare_and_swap(current, &next) {
             drop(ticket);
-            let next = Arc::into_inner(next).expect("a version that lost its CAS is shared with nobody");
+            let next =
+                Arc::into_inner(next).expect("a version that lost its CAS is shared with nobody");
             return Err(next.payload);
         }
         match (&current.payload, &next.payload) {
@@ -309,7 +310,11 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// Calls `f` with the live version of `key`, if any. Writes no shared
     /// memory: guards only.
     #[inline]
-    pub(crate) fn with_live<R>(&self, key: &str, f: impl FnOnce(&Arc<Version<T>>) -> R) -> Option<R> {
+    pub(crate) fn with_live<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&Arc<Version<T>>) -> R,
+    ) -> Option<R> {
         self.keys.with_cell(key, |cell| {
             let current = cell?.load();
             match current.payload {
@@ -373,18 +378,27 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         fence(Ordering::SeqCst);
         let (seen, filter_until) = if replay {
             let mut seen: Vec<Arc<Version<T>>> = Vec::new();
-            self.keys.scan((Bound::Unbounded, Bound::Unbounded), |cell| {
-                let current = cell.load();
-                if matches!(current.payload, Payload::Live { .. } | Payload::Deleted(_)) {
-                    seen.push(Arc::clone(&current));
-                }
-                ControlFlow::Continue(())
-            });
+            self.keys
+                .scan((Bound::Unbounded, Bound::Unbounded), |cell| {
+                    let current = cell.load();
+                    if matches!(current.payload, Payload::Live { .. } | Payload::Deleted(_)) {
+                        seen.push(Arc::clone(&current));
+                    }
+                    ControlFlow::Continue(())
+                });
             (seen, self.head.load(Ordering::Relaxed))
         } else {
             (Vec::new(), 0)
         };
-        Cursor::new(Arc::clone(self), subscriber, first, buffer, types, seen, filter_until)
+        Cursor::new(
+            Arc::clone(self),
+            subscriber,
+            first,
+            buffer,
+            types,
+            seen,
+            filter_until,
+        )
     }
 
     pub(crate) fn head(&self) -> u64 {

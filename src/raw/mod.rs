@@ -67,11 +67,11 @@ pub(crate) mod cell;
 pub(crate) mod cursor;
 #[cfg(not(zestor_loom))]
 pub(crate) mod index;
-pub(crate) mod keys;
-pub(crate) mod kind;
 #[cfg(zestor_loom)]
 #[path = "loom_index.rs"]
 pub(crate) mod index;
+pub(crate) mod keys;
+pub(crate) mod kind;
 pub(crate) mod ring;
 pub(crate) mod subscriber;
 pub(crate) mod version;
