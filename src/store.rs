@@ -10,7 +10,7 @@ use crate::kind::{Kind, KindRef};
 use crate::raw::index::OrderedIndex;
 use crate::raw::kind::{CompareFn, RawKind, ValidateFn};
 use crate::raw::version::Version;
-use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::sync::{fence, Arc, AtomicBool, Ordering};
 use crate::watch::{Watch, WatchOptions};
 
 /// What [`Store::set`] did.
@@ -453,11 +453,14 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// [`WatchError::Closed`](crate::WatchError::Closed)) and every later call
     /// on any handle returns [`Error::Closed`]. Idempotent.
     pub fn close(&self) {
-        // Relaxed: the wake-up protocol's fence (F1, in `wake_all`) orders
-        // the flag before each watcher's `waiting` flag.
+        // Relaxed: the fence below orders the flag for the wake-up protocol.
         if self.shared.closed.swap(true, Ordering::Relaxed) {
             return;
         }
+        // (F1) for the closed flag, before the scan of the kinds: a watcher on
+        // a kind created concurrently either sees the flag after its own fence
+        // (F3), or registered before this fence and is found and woken below.
+        fence(Ordering::SeqCst);
         self.shared
             .kinds
             .scan((Bound::Unbounded, Bound::Unbounded), |_, raw| {

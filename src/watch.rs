@@ -282,13 +282,14 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// A step that, when nothing is ready, leaves the watch registered to be
     /// woken by `waker` (protocol: `raw/subscriber.rs`).
     fn step_or_register(&mut self, waker: &Waker) -> Option<Result<Event<T>, WatchError>> {
-        if let Some(next) = self.step() {
-            return Some(next);
+        let mut next = self.step();
+        if next.is_none() {
+            self.cursor.as_ref()?.subscriber().prepare_wait(waker);
+            next = self.step();
         }
-        let cursor = self.cursor.as_ref()?;
-        cursor.subscriber().prepare_wait(waker);
-        let next = self.step();
         if next.is_some() {
+            // Found work: producers need not wake this consumer (a spurious
+            // wake-up from an earlier sleep may also have left the flag set).
             if let Some(cursor) = &self.cursor {
                 cursor.subscriber().cancel_wait();
             }

@@ -413,11 +413,9 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         self.subscribers.remove(subscriber);
     }
 
-    /// Wakes every subscriber (the store was closed). The caller wrote the
-    /// closed flag before calling.
+    /// Wakes every sleeping subscriber (the store was closed). The caller
+    /// wrote the closed flag and then fenced (F1) before calling.
     pub(crate) fn wake_all(&self) {
-        // (F1) for the closed flag: a watcher about to sleep sees it or is woken.
-        fence(Ordering::SeqCst);
         self.subscribers.notify(|_| false);
     }
 }

@@ -62,7 +62,11 @@ impl Subscriber {
     /// Consumer side: it found work after `prepare_wait`, so producers need
     /// not wake it.
     pub(crate) fn cancel_wait(&self) {
-        self.waiting.store(false, Ordering::Relaxed);
+        // Load first: the flag's line is read by every producer, so write it
+        // only when there is something to undo.
+        if self.waiting.load(Ordering::Relaxed) {
+            self.waiting.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Producer side, called after the producer's write and a `fence(SeqCst)`
