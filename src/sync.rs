@@ -57,7 +57,9 @@ mod std_impl {
         }
 
         /// Replaces `current` with `new` if the cell still holds `current`
-        /// (pointer equality); true if it did. The caller keeps its `new`.
+        /// (pointer equality); true if it did. The caller keeps its `new`;
+        /// on failure the cell holds no reference to it (`commit` relies on
+        /// getting its payload back unshared).
         #[inline]
         pub(crate) fn compare_and_swap(&self, current: &Arc<T>, new: &Arc<T>) -> bool {
             let previous = self.0.compare_and_swap(current, Arc::clone(new));
@@ -88,14 +90,29 @@ mod std_impl {
 
 #[cfg(zestor_loom)]
 mod loom_impl {
-    //! Loom-visible stand-ins. A loom `Mutex` around the value models an
-    //! atomic register: loom explores every order of the operations on it.
+    //! Loom-visible stand-ins.
+    //!
+    //! `ArcCell` is modelled as what `arc-swap` promises and no more: an
+    //! atomic pointer with Acquire loads and AcqRel compare-and-swap. The
+    //! "pointer" is a loom `AtomicUsize` indexing an append-only arena of
+    //! `Arc`s; the arena sits behind a *std* mutex that loom does not see (it
+    //! runs one thread at a time, so the mutex never contends), so the only
+    //! synchronization loom credits is the atomic's — a loom mutex here would
+    //! hand every protocol a free happens-before edge and hide missing fences.
+    //! `WakerSlot` is a loom mutex: it models `AtomicWaker`'s contract that
+    //! a registration happens-before the wake that takes it.
 
+    use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Mutex;
     use std::sync::Arc;
     use std::task::Waker;
 
-    pub(crate) struct ArcCell<T>(Mutex<Arc<T>>);
+    pub(crate) struct ArcCell<T> {
+        current: AtomicUsize,
+        /// Every value ever stored; a failed CAS empties its slot again so
+        /// the caller gets its `new` back unshared, as with `arc-swap`.
+        arena: std::sync::Mutex<Vec<Option<Arc<T>>>>,
+    }
 
     /// The stand-in's load hands out an owned clone.
     pub(crate) struct ArcCellGuard<T>(Arc<T>);
@@ -109,7 +126,19 @@ mod loom_impl {
 
     impl<T> ArcCell<T> {
         pub(crate) fn new(value: Arc<T>) -> Self {
-            ArcCell(Mutex::new(value))
+            ArcCell {
+                current: AtomicUsize::new(0),
+                arena: std::sync::Mutex::new(vec![Some(value)]),
+            }
+        }
+
+        fn at(&self, index: usize) -> Arc<T> {
+            let arena = self.arena.lock().unwrap();
+            Arc::clone(
+                arena[index]
+                    .as_ref()
+                    .expect("the current index is never emptied"),
+            )
         }
 
         pub(crate) fn load(&self) -> ArcCellGuard<T> {
@@ -117,14 +146,25 @@ mod loom_impl {
         }
 
         pub(crate) fn load_full(&self) -> Arc<T> {
-            Arc::clone(&self.0.lock().unwrap())
+            self.at(self.current.load(Ordering::Acquire))
         }
 
         pub(crate) fn compare_and_swap(&self, current: &Arc<T>, new: &Arc<T>) -> bool {
-            let mut slot = self.0.lock().unwrap();
-            let swapped = Arc::ptr_eq(&slot, current);
-            if swapped {
-                *slot = Arc::clone(new);
+            let seen = self.current.load(Ordering::Acquire);
+            if !Arc::ptr_eq(&self.at(seen), current) {
+                return false;
+            }
+            let index = {
+                let mut arena = self.arena.lock().unwrap();
+                arena.push(Some(Arc::clone(new)));
+                arena.len() - 1
+            };
+            let swapped = self
+                .current
+                .compare_exchange(seen, index, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+            if !swapped {
+                self.arena.lock().unwrap()[index] = None;
             }
             swapped
         }

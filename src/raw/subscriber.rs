@@ -10,16 +10,23 @@
 //! consumer (prepare_wait)          producer (after publishing)
 //!   register waker                   write slot / closed / overflowed
 //!   waiting = true                   fence(SeqCst)            (F1)
-//!   fence(SeqCst)          (F3)      if waiting: waiting = false; wake
+//!   fence(SeqCst)          (F3)      if waiting: wake
 //!   re-check ring, closed, overflow
-//!   nothing? sleep
+//!   nothing? sleep                 consumer, once it finds work:
+//!                                    waiting = false
 //! ```
 //!
 //! Of two SeqCst fences one comes first: if F3 does, the producer's load
 //! after F1 sees `waiting == true` and wakes; if F1 does, the consumer's
 //! re-check after F3 sees what the producer wrote and does not sleep. A
-//! producer therefore pays a plain load per idle subscriber, and an atomic
-//! swap plus a wake only for one that is really asleep.
+//! producer therefore pays a plain load per idle subscriber, and a wake only
+//! for one that is asleep (or just woken and not yet running: `AtomicWaker`
+//! makes the extra wakes cheap and harmless).
+//!
+//! Only the consumer writes `waiting`. Producers clearing it with a swap
+//! would be correct too, but loom 0.7 lets a store slip between the read and
+//! the write of an RMW (tokio-rs/loom#254) and then reports a lost wake-up
+//! that C++ forbids; with loads only, the models are exact.
 //!
 //! The subscriber list is copy-on-write (`ArcCell<Vec<_>>`): producers load
 //! it without writing shared memory; subscribe and unsubscribe swap in a copy.
@@ -59,8 +66,7 @@ impl Subscriber {
         fence(Ordering::SeqCst);
     }
 
-    /// Consumer side: it found work after `prepare_wait`, so producers need
-    /// not wake it.
+    /// Consumer side: it has work, so producers need not wake it any more.
     pub(crate) fn cancel_wait(&self) {
         // Load first: the flag's line is read by every producer, so write it
         // only when there is something to undo.
@@ -73,9 +79,9 @@ impl Subscriber {
     /// (F1): wakes the consumer if it is asleep or about to be.
     #[inline]
     pub(crate) fn notify(&self) {
-        // Acquire on the swap: synchronizes with `prepare_wait`'s Release
-        // store so the waker registered before it is the one woken.
-        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::Acquire) {
+        // Acquire: synchronizes with `prepare_wait`'s Release store, so the
+        // waker registered before it is the one woken.
+        if self.waiting.load(Ordering::Acquire) {
             self.waker.wake();
         }
     }

@@ -1,0 +1,77 @@
+//! Shared helpers for the loom models in `tests/`.
+//!
+//! The models drive zestor's public API. Built with `--cfg zestor_loom`, the
+//! crate's protocol code runs over loom's atomics and loom-visible stand-ins
+//! for the cell register, the maps and parking (`src/sync.rs`,
+//! `src/raw/loom_index.rs`), so loom explores the interleavings of the
+//! crate's own code. Run them with `ci/loom.sh`.
+
+#![cfg(zestor_loom)]
+
+use std::collections::BTreeMap;
+
+use zestor::{Event, EventType, Store, Watch, WatchError};
+
+/// Applies one event to a replica, as a consumer would.
+pub fn apply<T: Clone>(replica: &mut BTreeMap<String, T>, event: &Event<T>) {
+    match event.event_type {
+        EventType::Create | EventType::Update => {
+            replica.insert(event.key.to_string(), (*event.value).clone());
+        }
+        EventType::Delete => {
+            replica.remove(&*event.key);
+        }
+    }
+}
+
+/// The kind's entries as a plain map.
+pub fn snapshot<T: Clone + Send + Sync + 'static>(
+    store: &Store<T>,
+    kind: &str,
+) -> BTreeMap<String, T> {
+    store
+        .list(kind)
+        .expect("list")
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), (*value).clone()))
+        .collect()
+}
+
+/// What a watch delivered until nothing more was ready.
+pub struct Drained<T> {
+    pub events: Vec<Event<T>>,
+    /// The error that ended the watch, if it ended.
+    pub ended: Option<WatchError>,
+}
+
+/// Takes every event that is ready without blocking.
+pub fn drain<T: Send + Sync + 'static>(watch: &mut Watch<T>) -> Drained<T> {
+    let mut events = Vec::new();
+    loop {
+        match watch.try_recv() {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) => {
+                return Drained {
+                    events,
+                    ended: None,
+                }
+            }
+            Err(error) => {
+                return Drained {
+                    events,
+                    ended: Some(error),
+                }
+            }
+        }
+    }
+}
+
+/// Builds a loom model runner with the preemption bound from
+/// `LOOM_MAX_PREEMPTIONS` (loom's default when unset).
+pub fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
