@@ -89,3 +89,60 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         self.order.scan(range, |_, cell| f(cell));
     }
 }
+
+#[cfg(all(test, not(zestor_loom)))]
+mod tests {
+    use super::*;
+    use crate::raw::version::{Payload, Version};
+
+    fn kill(cell: &Cell<u32>) {
+        let current = Arc::clone(&cell.load());
+        let dead = Arc::new(Version::new(
+            9,
+            Arc::clone(&current.key),
+            Payload::Deleted(Arc::clone(&current)),
+        ));
+        assert!(cell.compare_and_swap(&current, &dead));
+    }
+
+    fn cell_ptr(index: &KeyIndex<u32>, key: &str) -> Option<*const Cell<u32>> {
+        index.with_cell(key, |cell| cell.map(|cell| cell as *const Cell<u32>))
+    }
+
+    #[test]
+    fn both_indexes_hand_out_one_cell() {
+        let index = KeyIndex::<u32>::new();
+        assert!(cell_ptr(&index, "a").is_none(), "reads insert nothing");
+        let created = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
+        assert_eq!(cell_ptr(&index, "a"), Some(created));
+        let again = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
+        assert_eq!(again, created);
+        let mut scanned = Vec::new();
+        index.scan((Bound::Unbounded, Bound::Unbounded), |cell| {
+            scanned.push(cell as *const Cell<u32>);
+            ControlFlow::Continue(())
+        });
+        assert_eq!(scanned, [created]);
+    }
+
+    #[test]
+    fn a_dead_cell_is_unlinked_and_replaced() {
+        let index = KeyIndex::<u32>::new();
+        index.with_cell_for_insert("a", |cell| {
+            kill(cell);
+            index.unlink("a", cell);
+        });
+        assert!(
+            cell_ptr(&index, "a").is_none(),
+            "unlinked from the hash index"
+        );
+        let mut scanned = 0;
+        index.scan((Bound::Unbounded, Bound::Unbounded), |_| {
+            scanned += 1;
+            ControlFlow::Continue(())
+        });
+        assert_eq!(scanned, 0, "unlinked from the ordered index");
+        let fresh = index.with_cell_for_insert("a", |cell| !cell.is_dead());
+        assert!(fresh, "a fresh cell, not the dead one");
+    }
+}

@@ -88,3 +88,41 @@ impl<T> Ring<T> {
         matches!(self.read(revision), SlotRead::Published(_))
     }
 }
+
+#[cfg(all(test, not(zestor_loom)))]
+mod tests {
+    use super::*;
+
+    fn version(revision: u64) -> Arc<Version<u32>> {
+        Arc::new(Version::new(revision, Arc::from("k"), Payload::Hole))
+    }
+
+    #[test]
+    fn a_slot_reports_older_equal_and_newer_stamps() {
+        let ring = Ring::<u32>::new(4);
+        assert!(
+            matches!(ring.read(1), SlotRead::NotYet),
+            "the initial stamp is 0"
+        );
+        assert!(ring.publish(&version(1)));
+        assert!(matches!(ring.read(1), SlotRead::Published(v) if v.revision == 1));
+        assert!(ring.is_published(1));
+        assert!(
+            matches!(ring.read(5), SlotRead::NotYet),
+            "same slot, older stamp"
+        );
+        assert!(ring.publish(&version(5)));
+        assert!(matches!(ring.read(1), SlotRead::Overwritten), "lapped");
+    }
+
+    #[test]
+    fn a_publisher_never_replaces_a_newer_revision() {
+        let ring = Ring::<u32>::new(2);
+        assert!(ring.publish(&version(4)));
+        assert!(
+            !ring.publish(&version(2)),
+            "a stalled producer is told it was lapped"
+        );
+        assert!(matches!(ring.read(4), SlotRead::Published(v) if v.revision == 4));
+    }
+}
