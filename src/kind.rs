@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::{Bound, ControlFlow, RangeBounds};
 
 use crate::error::{BoxError, Error, Result};
-use crate::raw::kind::RawKind;
+use crate::raw::kind::{RawKind, Validation};
 use crate::store::{SetResult, Shared, Value};
 use crate::sync::Arc;
 use crate::watch::{Watch, WatchOptions};
@@ -53,27 +53,33 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         KindRef { shared, raw }
     }
 
-    pub(crate) fn set(&self, key: &str, value: T) -> Result<SetResult> {
-        check_key(key)?;
-        self.raw.validate(key, &value)?;
-        Ok(self.raw.set(key, value))
+    /// The kind's validator, for the checks below.
+    pub(crate) fn validation(&self) -> Validation<'a, T> {
+        self.raw.validation()
     }
 
-    pub(crate) fn set_many<K, I>(&self, items: I) -> Result<()>
-    where
-        K: AsRef<str>,
-        I: IntoIterator<Item = (K, T)>,
-    {
-        let mut items: Vec<(K, T)> = items.into_iter().collect();
-        for (key, value) in &items {
-            check_key(key.as_ref())?;
-            self.raw.validate(key.as_ref(), value)?;
-        }
+    pub(crate) fn set(&self, key: &str, value: T) -> Result<SetResult> {
+        check_set(&self.validation(), key, &value)?;
+        Ok(self.set_checked(key, value))
+    }
+
+    /// `set` once `check_set` passed.
+    pub(crate) fn set_checked(&self, key: &str, value: T) -> SetResult {
+        self.raw.set(key, value)
+    }
+
+    pub(crate) fn set_many<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
+        check_set_many(&self.validation(), &items)?;
+        self.set_many_checked(items);
+        Ok(())
+    }
+
+    /// `set_many` once `check_set_many` passed: in key order.
+    pub(crate) fn set_many_checked<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
         items.sort_by(|(a, _), (b, _)| a.as_ref().cmp(b.as_ref()));
         for (key, value) in items {
             self.raw.set(key.as_ref(), value);
         }
-        Ok(())
     }
 
     pub(crate) fn update<F, E>(&self, key: &str, f: F) -> Result<bool>
@@ -205,18 +211,48 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     }
 
     pub(crate) fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
-        let capacity = self.shared.ring_capacity();
-        if options.buffer_size == 0 || options.buffer_size > capacity {
-            return Err(Error::InvalidArgument(format!(
-                "buffer_size must be between 1 and the store's ring_capacity ({capacity}), got {}",
-                options.buffer_size
-            )));
-        }
+        check_watch(self.shared, &options)?;
+        Ok(self.watch_checked(options))
+    }
+
+    /// `watch` once `check_watch` passed.
+    pub(crate) fn watch_checked(&self, options: WatchOptions) -> Watch<T> {
         let cursor = self
             .raw
             .subscribe(options.replay, options.buffer_size as u64, options.types);
-        Ok(Watch::new(Arc::clone(self.shared), cursor))
+        Watch::new(Arc::clone(self.shared), cursor)
     }
+}
+
+// The argument checks of the calls that may create a kind, kept apart from
+// the calls themselves so `Store` can run them before creating it.
+
+pub(crate) fn check_set<T>(validation: &Validation<'_, T>, key: &str, value: &T) -> Result<()> {
+    check_key(key)?;
+    validation.validate(key, value)
+}
+
+pub(crate) fn check_set_many<T, K: AsRef<str>>(
+    validation: &Validation<'_, T>,
+    items: &[(K, T)],
+) -> Result<()> {
+    items
+        .iter()
+        .try_for_each(|(key, value)| check_set(validation, key.as_ref(), value))
+}
+
+pub(crate) fn check_watch<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    options: &WatchOptions,
+) -> Result<()> {
+    let capacity = shared.ring_capacity();
+    if options.buffer_size == 0 || options.buffer_size > capacity {
+        return Err(Error::InvalidArgument(format!(
+            "buffer_size must be between 1 and the store's ring_capacity ({capacity}), got {}",
+            options.buffer_size
+        )));
+    }
+    Ok(())
 }
 
 fn entry<T>(version: &Arc<crate::raw::version::Version<T>>) -> Entry<T> {
@@ -261,7 +297,7 @@ impl<T: Send + Sync + 'static> Kind<T> {
         K: AsRef<str>,
         I: IntoIterator<Item = (K, T)>,
     {
-        self.view()?.set_many(items)
+        self.view()?.set_many(items.into_iter().collect())
     }
 
     /// [`Store::update`](crate::Store::update) on this kind.

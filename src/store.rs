@@ -6,9 +6,9 @@ use std::io;
 use std::ops::{Bound, ControlFlow, Deref, RangeBounds};
 
 use crate::error::{BoxError, Error, Result};
-use crate::kind::{Kind, KindRef};
+use crate::kind::{check_set, check_set_many, check_watch, Kind, KindRef};
 use crate::raw::index::OrderedIndex;
-use crate::raw::kind::{CompareFn, RawKind, ValidateFn};
+use crate::raw::kind::{CompareFn, RawKind, ValidateFn, Validation};
 use crate::raw::version::Version;
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 use crate::watch::{Watch, WatchOptions};
@@ -234,24 +234,34 @@ impl<T: Send + Sync + 'static> Store<T> {
         })
     }
 
-    /// Runs `f` on `kind`, creating it first if needed.
-    fn view_or_create<R>(
+    /// Checks `input` with `check`, then runs `apply` on `kind` — creating
+    /// the kind only once the check passed, so a rejected call leaves nothing
+    /// behind (a kind costs a ring of `ring_capacity` slots, for good).
+    fn write<V, R>(
         &self,
         kind: &str,
-        f: impl FnOnce(KindRef<'_, T>) -> Result<R>,
+        input: V,
+        check: impl FnOnce(&Validation<'_, T>, &V) -> Result<()>,
+        apply: impl FnOnce(KindRef<'_, T>, V) -> R,
     ) -> Result<R> {
         self.shared.check_open()?;
         check_kind(kind)?;
         let shared = &self.shared;
-        let f = match shared.kinds.with(kind, |raw| match raw {
-            Some(raw) => Ok(f(KindRef::new(shared, raw))),
-            None => Err(f),
-        }) {
+        let missing = shared.kinds.with(kind, |raw| match raw {
+            Some(raw) => {
+                let kind = KindRef::new(shared, raw);
+                Ok(check(&kind.validation(), &input).map(|()| apply(kind, input)))
+            }
+            None => Err((input, check, apply)),
+        });
+        let (input, check, apply) = match missing {
             Ok(result) => return result,
-            Err(f) => f,
+            Err(deferred) => deferred,
         };
+        let validator = shared.validators.get(kind).map(|validator| &**validator);
+        check(&Validation::new(kind, validator), &input)?;
         let raw = self.create_kind(kind);
-        f(KindRef::new(shared, &raw))
+        Ok(apply(KindRef::new(shared, &raw), input))
     }
 
     fn create_kind(&self, kind: &str) -> Arc<RawKind<T>> {
@@ -276,7 +286,12 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// The kind's validator, if any, runs first; a rejected value is not
     /// stored and comes back as [`Error::Validation`].
     pub fn set(&self, kind: &str, key: &str, value: T) -> Result<SetResult> {
-        self.view_or_create(kind, |k| k.set(key, value))
+        self.write(
+            kind,
+            value,
+            |validation, value| check_set(validation, key, value),
+            |k, value| k.set_checked(key, value),
+        )
     }
 
     /// Stores many entries: validates every item first (one invalid item, or
@@ -290,7 +305,13 @@ impl<T: Send + Sync + 'static> Store<T> {
         K: AsRef<str>,
         I: IntoIterator<Item = (K, T)>,
     {
-        self.view_or_create(kind, |k| k.set_many(items))
+        let items: Vec<(K, T)> = items.into_iter().collect();
+        self.write(
+            kind,
+            items,
+            |validation, items| check_set_many(validation, items),
+            |k, items| k.set_many_checked(items),
+        )
     }
 
     /// Replaces the value under `key` with `f(&current)`, atomically: no other
@@ -298,7 +319,8 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// changed (the compare function decides).
     ///
     /// `f` may run more than once under contention (it is `FnMut`); it must
-    /// not have side effects that matter. A missing key is
+    /// not have side effects that matter, and must not itself write the key
+    /// it is updating (that write would race the update it is part of). A missing key is
     /// [`Error::KeyNotFound`]; an error from `f` is [`Error::Update`] and
     /// stores nothing; the kind's validator checks the new value.
     pub fn update<F, E>(&self, kind: &str, key: &str, f: F) -> Result<bool>
@@ -444,7 +466,13 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// were applied. See [`WatchOptions`] for replay, filtering and the
     /// buffer, and [`Watch`] for consuming it.
     pub fn watch(&self, kind: &str, options: WatchOptions) -> Result<Watch<T>> {
-        self.view_or_create(kind, |k| k.watch(options))
+        let shared = &self.shared;
+        self.write(
+            kind,
+            options,
+            |_, options| check_watch(shared, options),
+            |k, options| k.watch_checked(options),
+        )
     }
 
     // ----- lifecycle -----
@@ -505,7 +533,13 @@ impl<T: std::panic::RefUnwindSafe> std::panic::RefUnwindSafe for Store<T> {}
 
 impl<T: Send + Sync + 'static> fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut kinds = 0;
+        self.shared.kinds.scan((Bound::Unbounded, Bound::Unbounded), |_, _| {
+            kinds += 1;
+            ControlFlow::Continue(())
+        });
         f.debug_struct("Store")
+            .field("kinds", &kinds)
             .field("ring_capacity", &self.shared.ring_capacity)
             .field("closed", &self.shared.is_closed())
             .finish_non_exhaustive()

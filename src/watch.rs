@@ -213,12 +213,15 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// received while this is non-zero are the replay; once it reaches zero
     /// the consumer's replica is in sync and every later event is live.
     pub fn replay_remaining(&self) -> usize {
-        self.cursor.as_ref().map_or(0, Cursor::replay_left)
+        match &self.cursor {
+            Some(cursor) if !self.shared.is_closed() => cursor.replay_left(),
+            _ => 0,
+        }
     }
 
     /// True once the watch has ended (overflow reported, or store closed).
     pub fn is_ended(&self) -> bool {
-        self.cursor.is_none()
+        self.cursor.is_none() || self.shared.is_closed()
     }
 
     /// Blocks until the next event, an overflow, or the end of the watch.
@@ -359,7 +362,7 @@ impl<T: Send + Sync + 'static> futures_core::Stream for Watch<T> {
 
 impl<T: Send + Sync + 'static> futures_core::FusedStream for Watch<T> {
     fn is_terminated(&self) -> bool {
-        self.cursor.is_none()
+        self.is_ended()
     }
 }
 

@@ -462,12 +462,13 @@ fn blocked_consumer_that_falls_behind_gets_overflow_not_a_hang() {
             }
         }
     });
-    for i in 0..10_000 {
+    let writes = if cfg!(miri) { 200 } else { 10_000 };
+    for i in 0..writes {
         store.set("k", "a", i).unwrap();
     }
     store.close();
     let (received, overflowed) = consumer.join().unwrap();
-    assert!(overflowed || received <= 10_000);
+    assert!(overflowed || received <= writes);
 }
 
 #[test]
@@ -494,15 +495,16 @@ fn a_slow_watcher_does_not_slow_others() {
     let mut fast = store
         .watch("k", WatchOptions::new().buffer_size(1024))
         .unwrap();
+    let writes = if cfg!(miri) { 100 } else { 5_000 };
     let mut received = 0u32;
-    for i in 0..5_000u32 {
+    for i in 0..writes {
         store.set("k", "a", i).unwrap();
         while let Some(event) = fast.try_recv().unwrap() {
             assert_eq!(*event.value, received);
             received += 1;
         }
     }
-    assert_eq!(received, 5_000, "the fast watcher saw every write");
+    assert_eq!(received, writes, "the fast watcher saw every write");
     assert_eq!(slow.try_recv().unwrap_err(), WatchError::Overflow);
 }
 
@@ -601,18 +603,20 @@ fn watch_rejects_a_bad_buffer_size() {
 #[test]
 fn many_watchers_each_see_every_event() {
     let store = Store::<u32>::new();
-    let mut watches: Vec<_> = (0..16)
+    let watchers = if cfg!(miri) { 3 } else { 16 };
+    let writes = if cfg!(miri) { 50 } else { 500 };
+    let mut watches: Vec<_> = (0..watchers)
         .map(|_| {
             store
                 .watch("k", WatchOptions::new().buffer_size(1024))
                 .unwrap()
         })
         .collect();
-    for i in 0..500 {
+    for i in 0..writes {
         store.set("k", &format!("{}", i % 7), i).unwrap();
     }
     for watch in &mut watches {
         let values: Vec<u32> = drain(watch).iter().map(|e| *e.value).collect();
-        assert_eq!(values, (0..500).collect::<Vec<_>>());
+        assert_eq!(values, (0..writes).collect::<Vec<_>>());
     }
 }

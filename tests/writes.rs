@@ -232,7 +232,7 @@ fn update_is_atomic_under_contention() {
     store.set("counters", "c", 0).unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let threads = 4;
-    let per_thread = 2_000;
+    let per_thread = if cfg!(miri) { 20 } else { 2_000 };
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let store = store.clone();

@@ -112,11 +112,18 @@ fn delete_races_two_creators() {
         if deleted == Some(0) {
             // The delete removed the initial value: it came before both sets,
             // so nothing can hide the key after the creator's set.
-            assert!(creator_saw_its_key, "a live key vanished from the hash index");
+            assert!(
+                creator_saw_its_key,
+                "a live key vanished from the hash index"
+            );
         }
         let point = store.get("k", "a").unwrap().map(|v| *v);
         let ordered: Vec<u32> = store.list("k").unwrap().iter().map(|(_, v)| **v).collect();
-        assert_eq!(point.into_iter().collect::<Vec<_>>(), ordered, "both indexes agree");
+        assert_eq!(
+            point.into_iter().collect::<Vec<_>>(),
+            ordered,
+            "both indexes agree"
+        );
         assert_eq!(store.count("k").unwrap(), ordered.len());
     });
 }

@@ -65,6 +65,31 @@ pub(crate) type CompareFn<T> = dyn Fn(&T, &T) -> bool + Send + Sync;
 /// A kind's validator.
 pub(crate) type ValidateFn<T> = dyn Fn(&T) -> Result<(), BoxError> + Send + Sync;
 
+/// A kind's name and validator: what write arguments are checked against.
+/// Checking before a kind is created means a rejected call creates nothing.
+pub(crate) struct Validation<'a, T> {
+    kind: &'a str,
+    validator: Option<&'a ValidateFn<T>>,
+}
+
+impl<'a, T> Validation<'a, T> {
+    pub(crate) fn new(kind: &'a str, validator: Option<&'a ValidateFn<T>>) -> Self {
+        Validation { kind, validator }
+    }
+
+    /// Runs the validator, if any, on a value meant for `key`.
+    pub(crate) fn validate(&self, key: &str, value: &T) -> Result<(), Error> {
+        match self.validator {
+            Some(validator) => validator(value).map_err(|source| Error::Validation {
+                kind: self.kind.to_owned(),
+                key: key.to_owned(),
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 pub(crate) struct RawKind<T> {
     name: Arc<str>,
     keys: KeyIndex<T>,
@@ -141,14 +166,13 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     /// Runs the kind's validator, if any.
     pub(crate) fn validate(&self, key: &str, value: &T) -> Result<(), Error> {
-        match &self.validator {
-            Some(validator) => validator(value).map_err(|source| Error::Validation {
-                kind: self.name.to_string(),
-                key: key.to_owned(),
-                source,
-            }),
-            None => Ok(()),
-        }
+        self.validation().validate(key, value)
+    }
+
+    /// The kind's validator, as a value that can also describe a kind that
+    /// does not exist yet (see `Validation::new`).
+    pub(crate) fn validation(&self) -> Validation<'_, T> {
+        Validation::new(&self.name, self.validator.as_deref())
     }
 
     // ----- writes (P1) -----
