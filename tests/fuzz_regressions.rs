@@ -1,0 +1,358 @@
+//! The differential fuzz harness (`fuzz/`, run by `ci/fuzz.sh`) replayed on
+//! chosen sequences. Each test goes through the same checks as the fuzz
+//! targets — every call against the `BTreeMap` model, every watch delivery
+//! against the stream the model expects — so `cargo test` exercises the
+//! checker too, and the tally a run returns shows that the scenario really
+//! happened. A crash the fuzzer finds is kept here as its minimized
+//! sequence.
+
+#[allow(dead_code)] // shared with the fuzz targets; not every item is used here
+#[path = "../fuzz/src/harness/mod.rs"]
+mod harness;
+
+use std::ops::Bound;
+
+use harness::callbacks;
+use harness::model::{Change, CompareMode, KeyName, KindName, Point};
+use harness::ops::{self, Op, PointRead, ScanRead, Via};
+use harness::watch::{EventMask, RecvMode, Tally, WatchSpec};
+
+fn set(kind: KindName, key: KeyName, value: u8) -> Op {
+    set_via(kind, key, value, Via::Store)
+}
+
+fn set_via(kind: KindName, key: KeyName, value: u8, via: Via) -> Op {
+    Op::Set {
+        kind,
+        key,
+        value,
+        via,
+    }
+}
+
+fn delete(kind: KindName, key: KeyName) -> Op {
+    Op::Delete {
+        kind,
+        key,
+        via: Via::Store,
+    }
+}
+
+fn watch(kind: KindName, replay: bool, types: EventMask, buffer_size: usize) -> Op {
+    Op::Watch {
+        kind,
+        spec: WatchSpec {
+            replay,
+            types,
+            buffer_size,
+        },
+        via: Via::Store,
+    }
+}
+
+fn recv(slot: u8, count: u8) -> Op {
+    Op::Recv {
+        slot,
+        mode: RecvMode::TryRecv,
+        count,
+    }
+}
+
+fn scan(kind: KindName, scan: ScanRead) -> Op {
+    Op::Scan {
+        kind,
+        scan,
+        via: Via::Store,
+    }
+}
+
+#[test]
+fn a_lagging_watch_overflows_on_a_ring_of_one() {
+    use KeyName::*;
+    use KindName::*;
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 1,
+        compare: CompareMode::Exact,
+        ops: vec![
+            watch(A, false, EventMask::ALL, 1), // slot 0: kept up to date
+            watch(A, false, EventMask::ALL, 1), // slot 1: left behind
+            set(A, K, 1),
+            // Slot 0 gets the create, then nothing.
+            recv(0, 2),
+            // Slot 1 is now two revisions behind a buffer of one, and the
+            // ring of one slot has lapped it.
+            set(A, K1, 2),
+            recv(0, 2),
+            // Slot 1 gets the overflow, then Closed.
+            recv(1, 2),
+            // A buffer larger than the ring is rejected.
+            watch(A, false, EventMask::ALL, 2),
+        ],
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            events: 2,
+            overflows: 1,
+            closes: 1, // slot 0, when the run ends by closing the store
+            panics: 0,
+        }
+    );
+}
+
+#[test]
+fn replay_after_deletes_delivers_only_live_entries() {
+    use KeyName::*;
+    use KindName::*;
+    let delete_only = EventMask(4);
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 16,
+        compare: CompareMode::Exact,
+        ops: vec![
+            Op::SetMany {
+                kind: A,
+                items: vec![(X, 4), (K2, 3), (K, 1), (K1, 2)],
+                via: Via::Handle,
+            },
+            delete(A, K1),
+            delete(A, X),
+            // Already gone: `None`, and no revision.
+            delete(A, X),
+            // Replays k and k2.
+            watch(A, true, EventMask::ALL, 16),
+            // Filters the replay out.
+            watch(A, true, delete_only, 16),
+            delete(A, K),
+            // A deleted key, created again.
+            set(A, K1, 5),
+            Op::DrainAll {
+                mode: RecvMode::Stream,
+            },
+            scan(A, ScanRead::List),
+            scan(A, ScanRead::Revision),
+        ],
+    });
+    // Two replayed creates, a delete and a create; the filtered watch only
+    // gets the delete.
+    assert_eq!(tally.events, 5);
+    assert_eq!(tally.overflows, 0);
+}
+
+#[test]
+fn close_ends_open_watches_and_every_later_call() {
+    use KeyName::*;
+    use KindName::*;
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 4,
+        compare: CompareMode::Coarse,
+        ops: vec![
+            watch(B, true, EventMask::ALL, 4),
+            set_via(B, K, 1, Via::KeptHandle),
+            // The same block of 8 under the coarse compare: unchanged.
+            set(B, K, 2),
+            Op::Update {
+                kind: B,
+                key: K,
+                change: Change::Add(8),
+                via: Via::Store,
+            },
+            // Kind "b" rejects values from 28.
+            set(B, X, 30),
+            // A replay still to deliver.
+            watch(B, true, EventMask::ALL, 4),
+            Op::Close,
+            // Neither the pending live events nor the replay are delivered.
+            recv(0, 2),
+            recv(1, 2),
+            // Through a handle kept from before the close.
+            set_via(B, K, 3, Via::KeptHandle),
+            scan(B, ScanRead::Count),
+            Op::Kinds,
+            Op::Dump,
+            watch(B, false, EventMask::ALL, 1),
+        ],
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            events: 0,
+            overflows: 0,
+            closes: 2,
+            panics: 0,
+        }
+    );
+}
+
+#[test]
+fn an_update_that_loses_to_its_own_closure_leaves_a_hole() {
+    use KeyName::*;
+    use KindName::*;
+    let update = |change| Op::Update {
+        kind: A,
+        key: K,
+        change,
+        via: Via::Handle,
+    };
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 4,
+        compare: CompareMode::Exact,
+        ops: vec![
+            set(A, K, 1),
+            watch(A, false, EventMask::ALL, 4), // slot 0
+            watch(A, false, EventMask::ALL, 2), // slot 1
+            // The closure sets k to 5 (revision 2); the update then loses its
+            // compare-and-swap (revision 3 becomes a hole), runs the closure
+            // again on 5 and stores 6 (revision 4).
+            update(Change::ReenterSet(5)),
+            // Slot 0 gets revisions 2 and 4, no gap reported; slot 1 is three
+            // revisions behind a buffer of two, the hole included: overflow.
+            recv(0, 3),
+            recv(1, 1),
+            // The closure deletes k (revision 5); the update loses again
+            // (hole 6) and then finds the key gone.
+            update(Change::ReenterDelete),
+            recv(0, 2),
+            scan(A, ScanRead::Revision),
+        ],
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            events: 3,
+            overflows: 1,
+            closes: 1,
+            panics: 0,
+        }
+    );
+}
+
+#[test]
+fn bad_arguments_and_empty_ranges() {
+    use KeyName::*;
+    use KindName::*;
+    ops::run(&ops::Input {
+        ring_capacity: 0, // clamped to 1
+        compare: CompareMode::Exact,
+        ops: vec![
+            set(EmptyKind, K, 1),
+            set(A, EmptyKey, 1),
+            Op::SetMany {
+                kind: A,
+                items: vec![(K, 1), (EmptyKey, 2)], // nothing is written
+                via: Via::Store,
+            },
+            Op::Update {
+                kind: A,
+                key: K,
+                change: Change::To(1),
+                via: Via::Handle,
+            },
+            set(A, K1, 1),
+            set(A, K2, 2),
+            set(A, Kk, 3),
+            scan(
+                A,
+                ScanRead::Range(Bound::Included(Point::K2), Bound::Excluded(Point::K1)),
+            ),
+            scan(
+                A,
+                ScanRead::Range(Bound::Excluded(Point::K1), Bound::Excluded(Point::K1)),
+            ),
+            scan(
+                A,
+                ScanRead::Range(Bound::Excluded(Point::K1), Bound::Included(Point::Kk)),
+            ),
+            scan(A, ScanRead::Prefix(Point::K)),
+            scan(A, ScanRead::Prefix(Point::Empty)),
+            Op::Read {
+                kind: EmptyKind,
+                key: EmptyKey,
+                read: PointRead::Get,
+                via: Via::KeptHandle,
+            },
+            watch(A, false, EventMask::ALL, 0),
+            watch(A, false, EventMask::ALL, 2),
+            Op::GetAll,
+            Op::Dump,
+        ],
+    });
+}
+
+#[test]
+fn panicking_callbacks_leave_nothing_half_written() {
+    use callbacks::Op::*;
+    use KeyName::*;
+    use KindName::*;
+    let tally = callbacks::run(&callbacks::Input {
+        validator_panics_on: 5,
+        compare_panics_on: 7,
+        ops: vec![
+            Watch {
+                kind: A,
+                replay: false,
+            },
+            Watch {
+                kind: A,
+                replay: true,
+            },
+            Set {
+                kind: A,
+                key: K,
+                value: 1,
+            },
+            Set {
+                kind: A,
+                key: K1,
+                value: 2,
+            },
+            Arm {
+                validator: true,
+                compare: true,
+            },
+            // The validator panics on the second item: nothing is written.
+            SetMany {
+                kind: A,
+                items: vec![(K2, 3), (X, 5)],
+            },
+            // Applied in key order: k is written, then the compare function
+            // panics on k1, and x is never reached.
+            SetMany {
+                kind: A,
+                items: vec![(X, 4), (K1, 7), (K, 3)],
+            },
+            Update {
+                kind: A,
+                key: K,
+                change: Change::Panic,
+            },
+            Update {
+                kind: A,
+                key: K,
+                change: Change::To(7), // the compare function panics
+            },
+            Update {
+                kind: A,
+                key: K,
+                change: Change::Fail,
+            },
+            Set {
+                kind: A,
+                key: K2,
+                value: 12, // rejected
+            },
+            ReadPanics { kind: A, key: K },
+            FilterPanics { kind: A, after: 1 },
+            Arm {
+                validator: false,
+                compare: false,
+            },
+            Set {
+                kind: A,
+                key: K1,
+                value: 7,
+            },
+        ],
+    });
+    assert_eq!(tally.panics, 6);
+    assert_eq!(tally.overflows, 0);
+}
