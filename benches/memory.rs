@@ -1,0 +1,228 @@
+//! Group 7: memory per key, and the peak under delete churn, measured with a
+//! counting global allocator (bytes requested, exact) and, for reference, the
+//! resident set size from `/proc/self/statm` (includes allocator overhead
+//! and fragmentation; page-granular).
+//!
+//! Each contender is measured in a child process of its own (this binary,
+//! re-run with `ZESTOR_MEMORY_FAMILY` set), so one family's freed memory and
+//! deferred garbage cannot flatter or hurt the next one's RSS.
+//!
+//! Per family: fill N keys (1M; 10K in quick mode) → `bytes/key` = heap
+//! growth / N, keys included (each structure owns its copies of the keys).
+//! Then churn: N times, delete a random key and insert it again → `peak
+//! over steady` = the most the heap grew above the filled state during the
+//! churn (tombstones, epoch-deferred frees, resize leftovers), and `after
+//! churn` = what is still above it at the end. Written to
+//! `$CARGO_TARGET_DIR/zestor-bench/memory.{csv,json}`.
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use support::contenders::{self, Contender, Family, Variants, Visitor};
+use support::{key, size_label, Record, Rng};
+
+/// Counts the bytes the program holds and the most it ever held.
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let now = CURRENT.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+fn shrank(bytes: usize) {
+    CURRENT.fetch_sub(bytes, Ordering::Relaxed);
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged and only adds bookkeeping on atomics, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged (see the impl).
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged (see the impl).
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged (see the impl).
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged (see the impl).
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            grew(new_size);
+            shrank(layout.size());
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Resident set size in bytes.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("statm's second field");
+    pages * 4096
+}
+
+const FAMILIES: &[(&str, Family)] = &[
+    ("zestor", Family::Zestor),
+    ("locked", Family::Locked),
+    ("papaya", Family::Papaya),
+    ("skipmap", Family::SkipMap),
+    ("skiplist_base", Family::SkipList),
+    ("scc_hashindex", Family::HashIndex),
+    ("dashmap", Family::DashMap),
+    ("rwlock_btreemap", Family::BTree),
+    ("scc_treeindex", Family::TreeIndex),
+];
+
+const COLUMNS: &str = "contender,keys,avg_key_bytes,bytes_per_key,rss_bytes_per_key,\
+                       churn_peak_bytes_per_key,after_churn_bytes_per_key,\
+                       after_drop_bytes";
+
+/// Measures one family in this process; prints one CSV row.
+struct Measure<'a> {
+    keys: &'a [String],
+    heap_before: usize,
+    rss_before: usize,
+    row: Option<String>,
+}
+
+impl Visitor for Measure<'_> {
+    fn visit<C: Contender>(&mut self, contender: &C) {
+        let n = self.keys.len();
+        let filled = CURRENT.load(Ordering::Relaxed);
+        let rss_filled = rss();
+        PEAK.store(filled, Ordering::Relaxed);
+        let mut rng = Rng::new(0xC0C0);
+        for i in 0..n as u64 {
+            let index = rng.below(n as u64) as usize;
+            assert!(contender.delete(&self.keys[index]));
+            contender.set(&self.keys[index], Record::new(index as u64, i + 1));
+        }
+        let peak = PEAK.load(Ordering::Relaxed);
+        let after_churn = CURRENT.load(Ordering::Relaxed);
+        let per_key = |bytes: usize| bytes as f64 / n as f64;
+        let avg_key = self.keys.iter().map(String::len).sum::<usize>() as f64 / n as f64;
+        self.row = Some(format!(
+            "{},{n},{avg_key:.1},{:.1},{:.1},{:.1},{:.1}",
+            contender.name(),
+            per_key(filled - self.heap_before),
+            per_key(rss_filled.saturating_sub(self.rss_before)),
+            per_key(peak - filled),
+            per_key(after_churn.saturating_sub(filled)),
+        ));
+    }
+}
+
+fn measure_here(family: Family, n: usize) -> String {
+    let keys: Vec<String> = (0..n as u64).map(key).collect();
+    let mut fill: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Rng::new(0xF111).shuffle(&mut fill);
+    let mut measure = Measure {
+        keys: &keys,
+        heap_before: CURRENT.load(Ordering::Relaxed),
+        rss_before: rss(),
+        row: None,
+    };
+    contenders::visit(family, &fill, Variants::Primary, &mut measure);
+    let after_drop = CURRENT
+        .load(Ordering::Relaxed)
+        .saturating_sub(measure.heap_before);
+    format!("{},{after_drop}", measure.row.expect("visited"))
+}
+
+fn main() {
+    let n = match std::env::var("ZESTOR_MEMORY_KEYS") {
+        Ok(keys) => keys.parse().expect("ZESTOR_MEMORY_KEYS: a number"),
+        Err(_) if support::quick() => 10_000,
+        Err(_) => 1_000_000,
+    };
+    // In a child: measure the one family asked for.
+    if let Ok(name) = std::env::var("ZESTOR_MEMORY_FAMILY") {
+        let (_, family) = FAMILIES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .expect("a known family");
+        println!("{}", measure_here(*family, n));
+        return;
+    }
+    let exe = std::env::current_exe().expect("this binary's path");
+    let mut rows = Vec::new();
+    for (name, _) in FAMILIES {
+        let output = Command::new(&exe)
+            .args(std::env::args().skip(1))
+            .env("ZESTOR_MEMORY_FAMILY", name)
+            .env("ZESTOR_MEMORY_KEYS", n.to_string())
+            .output()
+            .expect("run the measuring child");
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let row = String::from_utf8(output.stdout).expect("UTF-8 output");
+        rows.push(row.trim().to_owned());
+    }
+
+    println!("memory at {} keys (bytes per key)", size_label(n));
+    println!(
+        "{:<16} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}",
+        "contender", "key len", "heap", "rss", "churn peak", "after churn", "after drop"
+    );
+    let mut csv = format!("{COLUMNS}\n");
+    let mut json = String::from("[\n");
+    let names: Vec<&str> = COLUMNS.split(',').collect();
+    for (i, row) in rows.iter().enumerate() {
+        let fields: Vec<&str> = row.split(',').collect();
+        println!(
+            "{:<16} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}",
+            fields[0], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7]
+        );
+        let _ = writeln!(csv, "{row}");
+        let object: Vec<String> = names
+            .iter()
+            .zip(&fields)
+            .map(|(name, value)| match value.parse::<f64>() {
+                Ok(_) => format!("\"{name}\": {value}"),
+                Err(_) => format!("\"{name}\": \"{value}\""),
+            })
+            .collect();
+        let comma = if i + 1 < rows.len() { "," } else { "" };
+        let _ = writeln!(json, "  {{{}}}{comma}", object.join(", "));
+    }
+    json.push_str("]\n");
+    let dir = support::output_dir();
+    std::fs::write(dir.join("memory.csv"), csv).expect("write memory.csv");
+    std::fs::write(dir.join("memory.json"), json).expect("write memory.json");
+    println!("(after drop: bytes still allocated once the structure is gone: deferred frees)");
+    println!("written: {}", dir.join("memory.{csv,json}").display());
+}

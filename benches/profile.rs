@@ -1,0 +1,118 @@
+//! A profiling driver, not a benchmark: runs one operation in a tight loop
+//! so `valgrind --tool=callgrind` (instruction counts, repeatable on a noisy
+//! machine) or `perf` can say where its time goes. BENCHMARKS.md's profiles
+//! come from it:
+//!
+//! ```sh
+//! cargo bench --bench profile --no-run      # prints the binary's path
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='profile::run*' \
+//!     target/release/deps/profile-<hash> --bench get 1000000
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid> | head -60
+//! ```
+//!
+//! Ops (`--bench <op> [count]`): `get`, `read`, `kind_get`, `kind_read`,
+//! `set` (update of an existing key), `insert_delete`, `list`, and the
+//! locked design's `locked_get`, `locked_read`, `locked_set`, `locked_list`,
+//! and `papaya_get`. Store: 100K keys (`ZESTOR_BENCH_BASE`); lists: 10K.
+
+mod support;
+
+use std::hint::black_box;
+
+use support::contenders::{self, Contender, Locked, PapayaC, ZestorKind, ZestorStore};
+use support::locked::LockedDesign;
+use support::{op_sequence, sequence_len, Dist, Keys, Record, Rng, KIND};
+
+/// The measured loop: everything the profile should count is under here.
+#[inline(never)]
+fn run_gets<C: Contender>(contender: &C, keys: &[String], ops: &[u32], count: usize) {
+    let mask = ops.len() - 1;
+    for i in 0..count {
+        black_box(contender.get(&keys[ops[i & mask] as usize]));
+    }
+}
+
+#[inline(never)]
+fn run_sets<C: Contender>(contender: &C, keys: &[String], ops: &[u32], count: usize) {
+    let mask = ops.len() - 1;
+    for i in 0..count {
+        let index = ops[i & mask];
+        contender.set(
+            &keys[index as usize],
+            Record::new(u64::from(index), i as u64 + 1),
+        );
+    }
+}
+
+#[inline(never)]
+fn run_insert_delete<C: Contender>(contender: &C, fresh: &[String], count: usize) {
+    for i in 0..count {
+        let key = &fresh[i % fresh.len()];
+        contender.set(key, Record::new(i as u64, 1));
+        contender.delete(key);
+    }
+}
+
+#[inline(never)]
+fn run_lists<C: Contender>(contender: &C, count: usize) {
+    for _ in 0..count {
+        black_box(contender.list());
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip_while(|arg| arg != "--bench").skip(1);
+    let op = args.next().unwrap_or_else(|| "get".to_owned());
+    let count: usize = args
+        .next()
+        .map(|n| n.parse().expect("a count"))
+        .unwrap_or(1_000_000);
+    let list_op = op.ends_with("list");
+    let n = if list_op {
+        10_000
+    } else {
+        support::base_size()
+    };
+    let keys = Keys::new(n);
+    let fill = keys.fill_order();
+    let ops = op_sequence(n, sequence_len(n), Dist::Uniform, None, 0, 9);
+    let mut fresh = keys.absent.clone();
+    Rng::new(3).shuffle(&mut fresh);
+
+    let store = zestor::Store::<Record>::new();
+    let locked = std::sync::Arc::new(LockedDesign::new());
+    let zestor = ZestorStore(store.clone());
+    let kind = ZestorKind(store.kind(KIND).expect("open store"));
+    let locked_c = Locked(std::sync::Arc::clone(&locked));
+    match op.as_str() {
+        "papaya_get" => {}
+        name if name.starts_with("locked") => contenders::fill(&locked_c, &fill),
+        _ => contenders::fill(&zestor, &fill),
+    }
+    let present = &keys.present;
+    match op.as_str() {
+        "get" => run_gets(&zestor, present, &ops, count),
+        "read" => run_gets(&contenders::ZestorRead(store.clone()), present, &ops, count),
+        "kind_get" => run_gets(&kind, present, &ops, count),
+        "kind_read" => run_gets(
+            &contenders::ZestorKindRead(store.kind(KIND).expect("open store")),
+            present,
+            &ops,
+            count,
+        ),
+        "set" => run_sets(&zestor, present, &ops, count),
+        "insert_delete" => run_insert_delete(&zestor, &fresh, count),
+        "list" => run_lists(&zestor, count),
+        "locked_get" => run_gets(&locked_c, present, &ops, count),
+        "locked_read" => run_gets(&contenders::LockedRead(locked), present, &ops, count),
+        "locked_set" => run_sets(&locked_c, present, &ops, count),
+        "locked_list" => run_lists(&locked_c, count),
+        "papaya_get" => {
+            let papaya = PapayaC::default();
+            contenders::fill(&papaya, &fill);
+            run_gets(&papaya, present, &ops, count);
+        }
+        other => panic!("unknown op {other}"),
+    }
+    eprintln!("{op}: {count} ops on {n} keys");
+}
