@@ -12,5 +12,5 @@ mod watch;
 
 pub use error::{BoxError, Error, Result, WatchError};
 pub use kind::Kind;
-pub use store::{SetResult, Store, StoreBuilder, UsePartialEq, Value};
+pub use store::{KeyHashing, SetResult, Store, StoreBuilder, UsePartialEq, Value};
 pub use watch::{Event, EventType, Watch, WatchOptions};

@@ -226,6 +226,9 @@ impl<T: Send + Sync + 'static> Watch<T> {
 
     /// Blocks until the next event, an overflow, or the end of the watch.
     pub fn recv(&mut self) -> Result<Event<T>, WatchError> {
+        if let Some(next) = self.spin_for_next() {
+            return next;
+        }
         loop {
             if let Some(next) = self.poll_blocking() {
                 return next;
@@ -237,6 +240,9 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// Like [`recv`](Self::recv), but gives up after `timeout`: `Ok(None)`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event<T>>, WatchError> {
         let deadline = Instant::now().checked_add(timeout);
+        if let Some(next) = self.spin_for_next() {
+            return next.map(Some);
+        }
         loop {
             if let Some(next) = self.poll_blocking() {
                 return next.map(Some);
@@ -260,6 +266,33 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// The next event if one is ready: `Ok(None)` if there is none yet.
     pub fn try_recv(&mut self) -> Result<Option<Event<T>>, WatchError> {
         self.step().transpose()
+    }
+
+    /// Before a blocking receive goes to sleep, it re-checks for a short,
+    /// growing while (spinning, then yielding, as crossbeam's `Backoff`): a
+    /// watcher keeping up with a busy writer then finds the next event without
+    /// a park/unpark round trip, which costs the writer a futex wake per event.
+    /// Bounded to a few microseconds; never under loom (it only multiplies
+    /// the interleavings to explore).
+    fn spin_for_next(&mut self) -> Option<Result<Event<T>, WatchError>> {
+        const SPIN_ROUNDS: u32 = 6;
+        const YIELD_ROUNDS: u32 = 4;
+        if cfg!(zestor_loom) {
+            return None;
+        }
+        for round in 0..SPIN_ROUNDS + YIELD_ROUNDS {
+            if let Some(next) = self.step() {
+                return Some(next);
+            }
+            if round < SPIN_ROUNDS {
+                for _ in 0..1u32 << round {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+        None
     }
 
     /// One step; `None` means nothing is ready.

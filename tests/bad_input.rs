@@ -296,13 +296,18 @@ fn rejected_calls_create_no_kind() {
     // A kind costs a ring of `ring_capacity` slots for the store's lifetime,
     // so a call that fails its argument checks must not create one.
     let store = Store::<i32>::builder()
-        .validate("checked", |v: &i32| if *v < 0 { Err("negative") } else { Ok(()) })
+        .validate(
+            "checked",
+            |v: &i32| if *v < 0 { Err("negative") } else { Ok(()) },
+        )
         .build();
     assert!(store.set("empty-key", "", 1).is_err());
     assert!(store.set("checked", "a", -1).is_err());
     assert!(store.set_many("checked", [("a", 1), ("b", -1)]).is_err());
     assert!(store.set_many("empty-key-many", [("", 1)]).is_err());
-    assert!(store.watch("bad-buffer", WatchOptions::new().buffer_size(0)).is_err());
+    assert!(store
+        .watch("bad-buffer", WatchOptions::new().buffer_size(0))
+        .is_err());
     assert!(store.delete("never", "a").unwrap().is_none());
     assert!(store.update("never", "a", |v| Ok::<_, Error>(*v)).is_err());
     assert!(format!("{store:?}").contains("kinds: 0"), "{store:?}");

@@ -43,10 +43,16 @@ impl Drop for Tracked {
 
 /// Lets crossbeam-epoch run the destructors it deferred (nodes unlinked from
 /// the skip lists): each pin-and-flush moves this thread's garbage to the
-/// global queue and collects what every thread has since left behind.
-fn collect_deferred_garbage() {
-    for _ in 0..512 {
-        crossbeam_epoch::pin().flush();
+/// global queue and collects what every thread has since left behind. A
+/// finished writer thread hands its garbage over in a thread-local
+/// destructor, which may run a moment after `join` returned: hence the wait.
+fn collect_deferred_garbage(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !done() && std::time::Instant::now() < deadline {
+        for _ in 0..64 {
+            crossbeam_epoch::pin().flush();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -99,7 +105,9 @@ fn every_value_is_dropped_exactly_once() {
         drop(kind);
         drop(store);
     }
-    collect_deferred_garbage();
+    collect_deferred_garbage(|| {
+        counters.dropped.load(Ordering::Relaxed) == counters.created.load(Ordering::Relaxed)
+    });
     let created = counters.created.load(Ordering::Relaxed);
     let dropped = counters.dropped.load(Ordering::Relaxed);
     assert_eq!(

@@ -18,9 +18,73 @@ use papaya::{Compute, Operation};
 
 use crate::sync::Arc;
 
-/// The hasher of the point indexes: std's SipHash, keyed per map, so
-/// adversarial keys cannot force collisions.
-type Hasher = std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+use crate::store::KeyHashing;
+
+/// The hasher of a point index, picked per store by [`KeyHashing`]: foldhash
+/// (fast, randomly seeded per map) or std's SipHash (keyed per map, made to
+/// resist chosen-key collision floods). One predictable branch per call.
+#[derive(Clone)]
+pub(crate) enum PointHasher {
+    Fast(foldhash::fast::RandomState),
+    DosResistant(std::collections::hash_map::RandomState),
+}
+
+impl PointHasher {
+    pub(crate) fn new(hashing: KeyHashing) -> Self {
+        match hashing {
+            KeyHashing::Fast => PointHasher::Fast(Default::default()),
+            KeyHashing::DosResistant => PointHasher::DosResistant(Default::default()),
+        }
+    }
+}
+
+/// The per-hash state of a [`PointHasher`].
+pub(crate) enum PointHasherState {
+    Fast(foldhash::fast::FoldHasher<'static>),
+    DosResistant(std::collections::hash_map::DefaultHasher),
+}
+
+impl BuildHasher for PointHasher {
+    type Hasher = PointHasherState;
+
+    #[inline]
+    fn build_hasher(&self) -> PointHasherState {
+        match self {
+            PointHasher::Fast(state) => PointHasherState::Fast(state.build_hasher()),
+            PointHasher::DosResistant(state) => {
+                PointHasherState::DosResistant(state.build_hasher())
+            }
+        }
+    }
+}
+
+impl Hasher for PointHasherState {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        match self {
+            PointHasherState::Fast(hasher) => hasher.write(bytes),
+            PointHasherState::DosResistant(hasher) => hasher.write(bytes),
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, byte: u8) {
+        match self {
+            PointHasherState::Fast(hasher) => hasher.write_u8(byte),
+            PointHasherState::DosResistant(hasher) => hasher.write_u8(byte),
+        }
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        match self {
+            PointHasherState::Fast(hasher) => hasher.finish(),
+            PointHasherState::DosResistant(hasher) => hasher.finish(),
+        }
+    }
+}
 
 /// A lock-free ordered map from `Arc<str>` to `Arc<V>`.
 pub(crate) struct OrderedIndex<V> {
@@ -44,15 +108,15 @@ impl<V: Send + Sync + 'static> OrderedIndex<V> {
 
     /// The value under `key`, inserting `make(key)` first if there is none.
     /// Concurrent callers agree on one value: the skip list decides.
+    ///
+    /// Callers come here after a lookup missed, so the key is allocated up
+    /// front rather than paying a second search to avoid it.
     pub(crate) fn get_or_insert_with(
         &self,
         key: &str,
         make: impl FnOnce(&Arc<str>) -> Arc<V>,
     ) -> Arc<V> {
         let guard = epoch::pin();
-        if let Some(entry) = self.list.get(key, &guard) {
-            return Arc::clone(entry.value());
-        }
         let key: Arc<str> = Arc::from(key);
         let entry = self
             .list
@@ -91,13 +155,13 @@ impl<V: Send + Sync + 'static> OrderedIndex<V> {
 
 /// A lock-free hash map from `Arc<str>` to `Arc<V>`.
 pub(crate) struct PointIndex<V> {
-    map: papaya::HashMap<Arc<str>, Arc<V>, Hasher>,
+    map: papaya::HashMap<Arc<str>, Arc<V>, PointHasher>,
 }
 
 impl<V: Send + Sync + 'static> PointIndex<V> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(hashing: KeyHashing) -> Self {
         PointIndex {
-            map: papaya::HashMap::with_hasher(Hasher::default()),
+            map: papaya::HashMap::with_hasher(PointHasher::new(hashing)),
         }
     }
 
@@ -109,6 +173,13 @@ impl<V: Send + Sync + 'static> PointIndex<V> {
     }
 
     /// Maps `key` to `value` unless the entry already there satisfies `keep`.
+    ///
+    /// The common case — no entry — goes through `try_insert`, which helps
+    /// move entries along during an incremental resize. `compute` does not
+    /// (papaya 0.2.5), and a map whose inserts all went through it piled up a
+    /// chain of unfinished tables that every lookup then walked: about 15×
+    /// the instructions per `get` at 100K keys. `compute` is kept for the
+    /// rare conditional replace of an entry `keep` rejects.
     pub(crate) fn insert_unless(
         &self,
         key: &Arc<str>,
@@ -116,6 +187,11 @@ impl<V: Send + Sync + 'static> PointIndex<V> {
         keep: impl Fn(&Arc<V>) -> bool,
     ) {
         let map = self.map.pin();
+        match map.try_insert(Arc::clone(key), Arc::clone(value)) {
+            Ok(_) => return,
+            Err(occupied) if keep(occupied.current) => return,
+            Err(_) => {}
+        }
         let outcome = map.compute(Arc::clone(key), |entry| match entry {
             Some((_, existing)) if keep(existing) => Operation::Abort(()),
             _ => Operation::Insert(Arc::clone(value)),

@@ -25,6 +25,7 @@ use std::ops::{Bound, ControlFlow};
 
 use super::cell::Cell;
 use super::index::{OrderedIndex, PointIndex};
+use crate::store::KeyHashing;
 use crate::sync::Arc;
 
 pub(crate) struct KeyIndex<T> {
@@ -33,10 +34,10 @@ pub(crate) struct KeyIndex<T> {
 }
 
 impl<T: Send + Sync + 'static> KeyIndex<T> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(hashing: KeyHashing) -> Self {
         KeyIndex {
             order: OrderedIndex::new(),
-            point: PointIndex::new(),
+            point: PointIndex::new(hashing),
         }
     }
 
@@ -111,7 +112,7 @@ mod tests {
 
     #[test]
     fn both_indexes_hand_out_one_cell() {
-        let index = KeyIndex::<u32>::new();
+        let index = KeyIndex::<u32>::new(KeyHashing::default());
         assert!(cell_ptr(&index, "a").is_none(), "reads insert nothing");
         let created = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
         assert_eq!(cell_ptr(&index, "a"), Some(created));
@@ -127,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_dead_cell_is_unlinked_and_replaced() {
-        let index = KeyIndex::<u32>::new();
+        let index = KeyIndex::<u32>::new(KeyHashing::default());
         index.with_cell_for_insert("a", |cell| {
             kill(cell);
             index.unlink("a", cell);

@@ -56,7 +56,7 @@ use super::ring::Ring;
 use super::subscriber::{Subscriber, Subscribers};
 use super::version::{Payload, Version};
 use crate::error::{BoxError, Error};
-use crate::store::SetResult;
+use crate::store::{KeyHashing, SetResult};
 use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Ordering};
 use crate::watch::EventTypes;
 
@@ -145,12 +145,13 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     pub(crate) fn new(
         name: Arc<str>,
         ring_capacity: usize,
+        hashing: KeyHashing,
         compare: Arc<CompareFn<T>>,
         validator: Option<Arc<ValidateFn<T>>>,
     ) -> Self {
         RawKind {
             name,
-            keys: KeyIndex::new(),
+            keys: KeyIndex::new(hashing),
             head: AtomicU64::new(1),
             live: AtomicI64::new(0),
             ring: Ring::new(ring_capacity),

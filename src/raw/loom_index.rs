@@ -92,7 +92,8 @@ pub(crate) struct PointIndex<V> {
 }
 
 impl<V: Send + Sync + 'static> PointIndex<V> {
-    pub(crate) fn new() -> Self {
+    /// The stand-in hashes with std's default: the choice cannot matter here.
+    pub(crate) fn new(_: crate::store::KeyHashing) -> Self {
         PointIndex {
             map: Mutex::new(HashMap::new()),
         }
