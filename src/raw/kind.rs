@@ -104,6 +104,12 @@ pub(crate) struct RawKind<T> {
     validator: Option<Arc<ValidateFn<T>>>,
 }
 
+/// One attempt of a write loop: finished, or lost a race and must go again.
+enum Attempt<R> {
+    Done(R),
+    Retry,
+}
+
 /// A revision taken by a writer and not yet published. Dropping it publishes
 /// a hole (I3).
 struct Ticket<'a, T: Send + Sync + 'static> {
@@ -240,15 +246,18 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 let new = f(old).map_err(|error| Error::Update(error.into()))?;
                 self.validate(key, &new)?;
                 if (self.compare)(old, &new) {
-                    return Ok(Some(false));
+                    return Ok(Attempt::Done(false));
                 }
                 let payload = Payload::Live {
                     value: new,
                     created: false,
                 };
-                Ok(self.commit(cell, &current, payload).ok().map(|()| true))
+                Ok(match self.commit(cell, &current, payload) {
+                    Ok(()) => Attempt::Done(true),
+                    Err(_) => Attempt::Retry,
+                })
             })?;
-            if let Some(changed) = attempt {
+            if let Attempt::Done(changed) = attempt {
                 return Ok(changed);
             }
         }
@@ -258,29 +267,29 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     pub(crate) fn delete(&self, key: &str) -> Option<Arc<Version<T>>> {
         loop {
             let attempt = self.keys.with_cell(key, |cell| {
-                let cell = cell?;
+                let Some(cell) = cell else {
+                    return Attempt::Done(None);
+                };
                 let current = cell.load();
                 match &current.payload {
                     Payload::Live { .. } => {}
                     Payload::Deleted(_) => {
                         self.keys.unlink(&current.key, cell);
-                        return None;
+                        return Attempt::Done(None);
                     }
-                    Payload::Empty | Payload::Hole => return None,
+                    Payload::Empty | Payload::Hole => return Attempt::Done(None),
                 }
                 let previous = Arc::clone(&current);
                 match self.commit(cell, &current, Payload::Deleted(Arc::clone(&previous))) {
                     Ok(()) => {
                         self.keys.unlink(&current.key, cell);
-                        Some(Some(previous))
+                        Attempt::Done(Some(previous))
                     }
-                    Err(_) => Some(None),
+                    Err(_) => Attempt::Retry,
                 }
             });
-            match attempt {
-                None => return None,
-                Some(Some(previous)) => return Some(previous),
-                Some(None) => continue,
+            if let Attempt::Done(previous) = attempt {
+                return previous;
             }
         }
     }
