@@ -45,6 +45,9 @@ fn check_key(key: &str) -> Result<()> {
     }
 }
 
+/// Every key of a kind.
+const ALL: (Bound<&str>, Bound<&str>) = (Bound::Unbounded, Bound::Unbounded);
+
 /// The entry pair that list-like reads return.
 type Entry<T> = (Arc<str>, Value<T>);
 
@@ -117,13 +120,16 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     }
 
     /// Collects the live entries in `range` that `keep` accepts.
+    /// `capacity` is a hint: the live count for whole-kind scans, so the
+    /// vector is allocated once instead of doubling its way up.
     fn collect<R>(
         &self,
         range: (Bound<&str>, Bound<&str>),
+        capacity: usize,
         mut keep: impl FnMut(&str, &T) -> ControlFlow<(), bool>,
         mut map: impl FnMut(&Arc<crate::raw::version::Version<T>>) -> R,
     ) -> Vec<R> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(capacity);
         if range_is_empty(range) {
             return out;
         }
@@ -139,7 +145,12 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     }
 
     pub(crate) fn list(&self) -> Result<Vec<Entry<T>>> {
-        self.list_filtered(|_, _| true)
+        Ok(self.collect(
+            ALL,
+            self.raw.count(),
+            |_, _| ControlFlow::Continue(true),
+            entry,
+        ))
     }
 
     pub(crate) fn list_filtered(
@@ -147,7 +158,8 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         mut filter: impl FnMut(&str, &T) -> bool,
     ) -> Result<Vec<Entry<T>>> {
         Ok(self.collect(
-            (Bound::Unbounded, Bound::Unbounded),
+            ALL,
+            0,
             |key, value| ControlFlow::Continue(filter(key, value)),
             entry,
         ))
@@ -158,12 +170,13 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             range.start_bound().map(|key| *key),
             range.end_bound().map(|key| *key),
         );
-        Ok(self.collect(bounds, |_, _| ControlFlow::Continue(true), entry))
+        Ok(self.collect(bounds, 0, |_, _| ControlFlow::Continue(true), entry))
     }
 
     pub(crate) fn prefix(&self, prefix: &str) -> Result<Vec<Entry<T>>> {
         Ok(self.collect(
             (Bound::Included(prefix), Bound::Unbounded),
+            0,
             |key, _| {
                 if key.starts_with(prefix) {
                     ControlFlow::Continue(true)
@@ -177,7 +190,8 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     pub(crate) fn keys(&self) -> Result<Vec<Arc<str>>> {
         Ok(self.collect(
-            (Bound::Unbounded, Bound::Unbounded),
+            ALL,
+            self.raw.count(),
             |_, _| ControlFlow::Continue(true),
             |version| Arc::clone(&version.key),
         ))
@@ -185,7 +199,8 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     pub(crate) fn values(&self) -> Result<Vec<Value<T>>> {
         Ok(self.collect(
-            (Bound::Unbounded, Bound::Unbounded),
+            ALL,
+            self.raw.count(),
             |_, _| ControlFlow::Continue(true),
             |version| Value::new(Arc::clone(version)),
         ))

@@ -14,10 +14,14 @@
 pub(crate) use std::sync::Arc;
 
 #[cfg(not(zestor_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(zestor_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(not(zestor_loom))]
 pub(crate) use std_impl::{thread, ArcCell, ArcCellGuard, WakerSlot};

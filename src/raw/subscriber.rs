@@ -33,7 +33,7 @@
 
 use std::task::Waker;
 
-use crate::sync::{fence, Arc, ArcCell, AtomicBool, Ordering};
+use crate::sync::{fence, Arc, ArcCell, AtomicBool, AtomicUsize, Ordering};
 
 pub(crate) struct Subscriber {
     /// A write whose revision is below this and that lands after the
@@ -106,47 +106,50 @@ impl Subscriber {
 /// The copy-on-write list of a kind's subscribers.
 pub(crate) struct Subscribers {
     list: ArcCell<Vec<Arc<Subscriber>>>,
+    /// How many subscribers the list holds. A producer reads it after its
+    /// fence (F1) and skips the list entirely at zero: a plain load instead
+    /// of an `arc-swap` load on every write nobody watches. It is written
+    /// before the subscriber's own fence (F2/F3), so the Dekker argument of
+    /// the list carries over to it unchanged.
+    count: AtomicUsize,
 }
 
 impl Subscribers {
     pub(crate) fn new() -> Self {
         Subscribers {
             list: ArcCell::new(Arc::new(Vec::new())),
+            count: AtomicUsize::new(0),
         }
     }
 
     /// Adds `subscriber`; lock-free (a CAS loop over copies).
     pub(crate) fn add(&self, subscriber: &Arc<Subscriber>) {
-        self.update(|list| {
-            let mut next = Vec::with_capacity(list.len() + 1);
-            next.extend(list.iter().cloned());
-            next.push(Arc::clone(subscriber));
-            next
-        });
-    }
-
-    /// Removes `subscriber` if present.
-    pub(crate) fn remove(&self, subscriber: &Arc<Subscriber>) {
-        let present = self
-            .list
-            .load()
-            .iter()
-            .any(|other| Arc::ptr_eq(other, subscriber));
-        if present {
-            self.update(|list| {
-                list.iter()
-                    .filter(|other| !Arc::ptr_eq(other, subscriber))
-                    .cloned()
-                    .collect()
-            });
-        }
-    }
-
-    fn update(&self, f: impl Fn(&[Arc<Subscriber>]) -> Vec<Arc<Subscriber>>) {
         loop {
             let current = self.list.load_full();
-            let next = Arc::new(f(&current));
-            if self.list.compare_and_swap(&current, &next) {
+            let mut next = Vec::with_capacity(current.len() + 1);
+            next.extend(current.iter().cloned());
+            next.push(Arc::clone(subscriber));
+            if self.list.compare_and_swap(&current, &Arc::new(next)) {
+                break;
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Removes `subscriber` if present (any number of calls remove it once).
+    pub(crate) fn remove(&self, subscriber: &Arc<Subscriber>) {
+        loop {
+            let current = self.list.load_full();
+            if !current.iter().any(|other| Arc::ptr_eq(other, subscriber)) {
+                return;
+            }
+            let next: Vec<_> = current
+                .iter()
+                .filter(|other| !Arc::ptr_eq(other, subscriber))
+                .cloned()
+                .collect();
+            if self.list.compare_and_swap(&current, &Arc::new(next)) {
+                self.count.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
         }
@@ -156,6 +159,9 @@ impl Subscribers {
     /// the subscribers `overflows` picks, and wakes every sleeping one.
     #[inline]
     pub(crate) fn notify(&self, overflows: impl Fn(&Subscriber) -> bool) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let list = self.list.load();
         for subscriber in list.iter() {
             if overflows(subscriber) {
