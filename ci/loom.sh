@@ -24,6 +24,7 @@ export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 
+cargo clippy -p loom-tests --release --tests -- -D warnings
 cargo build -p loom-tests --release --tests
 for model in "${models[@]}"; do
   preemptions="${LOOM_MAX_PREEMPTIONS:-${bound[$model]:-2}}"
