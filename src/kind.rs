@@ -133,10 +133,8 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         if range_is_empty(range) {
             return out;
         }
-        self.raw.scan_live(range, |version| {
-            let value = version.live().expect("scan_live yields live versions");
-            let verdict = keep(&version.key, value)?;
-            if verdict {
+        self.raw.scan_live(range, |version, value| {
+            if keep(&version.key, value)? {
                 out.push(map(version));
             }
             ControlFlow::Continue(())
@@ -144,85 +142,71 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         out
     }
 
-    pub(crate) fn list(&self) -> Result<Vec<Entry<T>>> {
-        Ok(self.collect(
-            ALL,
-            self.raw.count(),
-            |_, _| ControlFlow::Continue(true),
-            entry,
-        ))
+    pub(crate) fn list(&self) -> Vec<Entry<T>> {
+        let everything = |_: &str, _: &T| ControlFlow::Continue(true);
+        self.collect(ALL, self.raw.count(), everything, entry)
     }
 
-    pub(crate) fn list_filtered(
-        &self,
-        mut filter: impl FnMut(&str, &T) -> bool,
-    ) -> Result<Vec<Entry<T>>> {
-        Ok(self.collect(
-            ALL,
-            0,
-            |key, value| ControlFlow::Continue(filter(key, value)),
-            entry,
-        ))
+    pub(crate) fn list_filtered(&self, mut filter: impl FnMut(&str, &T) -> bool) -> Vec<Entry<T>> {
+        let filtered = |key: &str, value: &T| ControlFlow::Continue(filter(key, value));
+        self.collect(ALL, 0, filtered, entry)
     }
 
-    pub(crate) fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Result<Vec<Entry<T>>> {
+    pub(crate) fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Vec<Entry<T>> {
         let bounds = (
             range.start_bound().map(|key| *key),
             range.end_bound().map(|key| *key),
         );
-        Ok(self.collect(bounds, 0, |_, _| ControlFlow::Continue(true), entry))
+        self.collect(bounds, 0, |_, _| ControlFlow::Continue(true), entry)
     }
 
-    pub(crate) fn prefix(&self, prefix: &str) -> Result<Vec<Entry<T>>> {
-        Ok(self.collect(
+    pub(crate) fn prefix(&self, prefix: &str) -> Vec<Entry<T>> {
+        // Keys are ordered, so the first key past the prefix ends the walk.
+        let matching = |key: &str, _: &T| {
+            if key.starts_with(prefix) {
+                ControlFlow::Continue(true)
+            } else {
+                ControlFlow::Break(())
+            }
+        };
+        self.collect(
             (Bound::Included(prefix), Bound::Unbounded),
             0,
-            |key, _| {
-                if key.starts_with(prefix) {
-                    ControlFlow::Continue(true)
-                } else {
-                    ControlFlow::Break(())
-                }
-            },
+            matching,
             entry,
-        ))
+        )
     }
 
-    pub(crate) fn keys(&self) -> Result<Vec<Arc<str>>> {
-        Ok(self.collect(
-            ALL,
-            self.raw.count(),
-            |_, _| ControlFlow::Continue(true),
-            |version| Arc::clone(&version.key),
-        ))
+    pub(crate) fn keys(&self) -> Vec<Arc<str>> {
+        let everything = |_: &str, _: &T| ControlFlow::Continue(true);
+        self.collect(ALL, self.raw.count(), everything, |version| {
+            Arc::clone(&version.key)
+        })
     }
 
-    pub(crate) fn values(&self) -> Result<Vec<Value<T>>> {
-        Ok(self.collect(
-            ALL,
-            self.raw.count(),
-            |_, _| ControlFlow::Continue(true),
-            |version| Value::new(Arc::clone(version)),
-        ))
+    pub(crate) fn values(&self) -> Vec<Value<T>> {
+        let everything = |_: &str, _: &T| ControlFlow::Continue(true);
+        self.collect(ALL, self.raw.count(), everything, |version| {
+            Value::new(Arc::clone(version))
+        })
     }
 
-    pub(crate) fn count(&self) -> Result<usize> {
-        Ok(self.raw.count())
+    pub(crate) fn count(&self) -> usize {
+        self.raw.count()
     }
 
     /// True if the kind holds no live entry (found by walking, not counting).
     pub(crate) fn is_empty(&self) -> bool {
         let mut empty = true;
-        self.raw
-            .scan_live((Bound::Unbounded, Bound::Unbounded), |_| {
-                empty = false;
-                ControlFlow::Break(())
-            });
+        self.raw.scan_live(ALL, |_, _| {
+            empty = false;
+            ControlFlow::Break(())
+        });
         empty
     }
 
-    pub(crate) fn revision(&self) -> Result<u64> {
-        Ok(self.raw.revision())
+    pub(crate) fn revision(&self) -> u64 {
+        self.raw.revision()
     }
 
     pub(crate) fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
@@ -346,7 +330,7 @@ impl<T: Send + Sync + 'static> Kind<T> {
 
     /// [`Store::list`](crate::Store::list) on this kind.
     pub fn list(&self) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view()?.list()
+        Ok(self.view()?.list())
     }
 
     /// [`Store::list_filtered`](crate::Store::list_filtered) on this kind.
@@ -354,37 +338,37 @@ impl<T: Send + Sync + 'static> Kind<T> {
         &self,
         filter: impl FnMut(&str, &T) -> bool,
     ) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view()?.list_filtered(filter)
+        Ok(self.view()?.list_filtered(filter))
     }
 
     /// [`Store::range`](crate::Store::range) on this kind.
     pub fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view()?.range(range)
+        Ok(self.view()?.range(range))
     }
 
     /// [`Store::prefix`](crate::Store::prefix) on this kind.
     pub fn prefix(&self, prefix: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view()?.prefix(prefix)
+        Ok(self.view()?.prefix(prefix))
     }
 
     /// [`Store::keys`](crate::Store::keys) on this kind.
     pub fn keys(&self) -> Result<Vec<Arc<str>>> {
-        self.view()?.keys()
+        Ok(self.view()?.keys())
     }
 
     /// [`Store::values`](crate::Store::values) on this kind.
     pub fn values(&self) -> Result<Vec<Value<T>>> {
-        self.view()?.values()
+        Ok(self.view()?.values())
     }
 
     /// [`Store::count`](crate::Store::count) on this kind.
     pub fn count(&self) -> Result<usize> {
-        self.view()?.count()
+        Ok(self.view()?.count())
     }
 
     /// [`Store::revision`](crate::Store::revision) on this kind.
     pub fn revision(&self) -> Result<u64> {
-        self.view()?.revision()
+        Ok(self.view()?.revision())
     }
 
     /// [`Store::watch`](crate::Store::watch) on this kind.

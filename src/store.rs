@@ -382,7 +382,7 @@ impl<T: Send + Sync + 'static> Store<T> {
 
     /// Every entry of the kind, in ascending key order.
     pub fn list(&self, kind: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view(kind, |k| k.list())
+        self.view(kind, |k| Ok(k.list()))
     }
 
     /// The entries of the kind that `filter` accepts, in ascending key order.
@@ -391,7 +391,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         kind: &str,
         filter: impl FnMut(&str, &T) -> bool,
     ) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view(kind, |k| k.list_filtered(filter))
+        self.view(kind, |k| Ok(k.list_filtered(filter)))
     }
 
     /// The entries whose keys fall in `range`, in ascending key order:
@@ -401,35 +401,35 @@ impl<T: Send + Sync + 'static> Store<T> {
         kind: &str,
         range: impl RangeBounds<&'r str>,
     ) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view(kind, |k| k.range(range))
+        self.view(kind, |k| Ok(k.range(range)))
     }
 
     /// The entries whose keys start with `prefix`, in ascending key order.
     pub fn prefix(&self, kind: &str, prefix: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        self.view(kind, |k| k.prefix(prefix))
+        self.view(kind, |k| Ok(k.prefix(prefix)))
     }
 
     /// The kind's keys, in ascending order.
     pub fn keys(&self, kind: &str) -> Result<Vec<Arc<str>>> {
-        self.view(kind, |k| k.keys())
+        self.view(kind, |k| Ok(k.keys()))
     }
 
     /// The kind's values, in ascending key order.
     pub fn values(&self, kind: &str) -> Result<Vec<Value<T>>> {
-        self.view(kind, |k| k.values())
+        self.view(kind, |k| Ok(k.values()))
     }
 
     /// The number of entries in the kind, in O(1). Exact when no write to the
     /// kind is in flight.
     pub fn count(&self, kind: &str) -> Result<usize> {
-        self.view(kind, |k| k.count())
+        self.view(kind, |k| Ok(k.count()))
     }
 
     /// The revision of the kind's latest write (0 if never written).
     /// Revisions increase with every write but are not dense: a write that
     /// lost a race consumes one too.
     pub fn revision(&self, kind: &str) -> Result<u64> {
-        self.view(kind, |k| k.revision())
+        self.view(kind, |k| Ok(k.revision()))
     }
 
     /// The kinds that hold at least one entry, in ascending order.
@@ -452,26 +452,16 @@ impl<T: Send + Sync + 'static> Store<T> {
     pub fn get_all(&self) -> Result<BTreeMap<Arc<str>, Vec<(Arc<str>, Value<T>)>>> {
         self.shared.check_open()?;
         let mut all = BTreeMap::new();
-        let mut failure = None;
         self.shared
             .kinds
             .scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
-                match KindRef::new(&self.shared, raw).list() {
-                    Ok(entries) if entries.is_empty() => {}
-                    Ok(entries) => {
-                        all.insert(Arc::clone(name), entries);
-                    }
-                    Err(error) => {
-                        failure = Some(error);
-                        return ControlFlow::Break(());
-                    }
+                let entries = KindRef::new(&self.shared, raw).list();
+                if !entries.is_empty() {
+                    all.insert(Arc::clone(name), entries);
                 }
                 ControlFlow::Continue(())
             });
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(all),
-        }
+        Ok(all)
     }
 
     /// A handle to one kind, creating the kind if needed: the same reads,

@@ -198,7 +198,10 @@ impl<T: Send + Sync + 'static> Watch<T> {
     pub(crate) fn new(shared: Arc<Shared<T>>, cursor: Cursor<T>) -> Self {
         Watch {
             shared,
-            kind: Arc::clone(cursor.kind().name()),
+            // A copy of its own: every event clones this `Arc`, and sharing
+            // the kind's would put all of a kind's watchers (on their own
+            // threads) on one contended reference count.
+            kind: Arc::from(&**cursor.kind().name()),
             cursor: Some(cursor),
             parker: None,
         }

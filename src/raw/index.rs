@@ -10,17 +10,15 @@
 //! Both hand out borrowed values to a closure rather than returning guards,
 //! so the guard's lifetime is this module's business alone.
 
+use std::hash::{BuildHasher, Hasher};
 use std::ops::{Bound, ControlFlow};
 
 use crossbeam_epoch as epoch;
 use crossbeam_skiplist::base::SkipList;
 use papaya::{Compute, Operation};
 
-use crate::sync::Arc;
-
-use std::hash::{BuildHasher, Hasher};
-
 use crate::store::KeyHashing;
+use crate::sync::Arc;
 
 /// The hasher of a point index, picked per store by [`KeyHashing`]: foldhash
 /// (fast, randomly seeded per map) or std's SipHash (keyed per map, made to

@@ -358,18 +358,18 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         })
     }
 
-    /// Visits the live versions with keys in `range`, in key order, until `f`
-    /// breaks.
+    /// Visits the live versions with keys in `range`, with their values, in
+    /// key order, until `f` breaks.
     pub(crate) fn scan_live(
         &self,
         range: (Bound<&str>, Bound<&str>),
-        mut f: impl FnMut(&Arc<Version<T>>) -> ControlFlow<()>,
+        mut f: impl FnMut(&Arc<Version<T>>, &T) -> ControlFlow<()>,
     ) {
         self.keys.scan(range, |cell| {
             let current = cell.load();
-            match current.payload {
-                Payload::Live { .. } => f(&current),
-                _ => ControlFlow::Continue(()),
+            match current.live() {
+                Some(value) => f(&current, value),
+                None => ControlFlow::Continue(()),
             }
         });
     }
