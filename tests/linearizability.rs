@@ -138,17 +138,8 @@ impl Register for Store<u32> {
     }
 }
 
-/// xorshift64*, seeded per thread and history.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+mod support;
+use support::Rng;
 
 const KEYS: [&str; 3] = ["a", "b", "c"];
 

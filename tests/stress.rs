@@ -15,17 +15,8 @@ use zestor::{Error, EventType, Store, WatchError, WatchOptions};
 const KEYS: u64 = 16;
 const WRITERS: u64 = 3;
 
-/// xorshift64*: a tiny deterministic PRNG, one per writer.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+mod support;
+use support::Rng;
 
 fn ops_per_writer() -> u64 {
     if cfg!(miri) {

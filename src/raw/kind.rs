@@ -453,3 +453,47 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         self.subscribers.notify(|_| false);
     }
 }
+
+#[cfg(all(test, not(zestor_loom)))]
+mod tests {
+    use super::*;
+    use crate::store::KeyHashing;
+    use crate::watch::EventTypes;
+
+    fn kind(ring: usize) -> Arc<RawKind<u32>> {
+        Arc::new(RawKind::new(
+            Arc::from("k"),
+            ring,
+            KeyHashing::default(),
+            Arc::new(|a: &u32, b: &u32| a == b),
+            None,
+        ))
+    }
+
+    #[test]
+    fn a_dropped_cursor_unsubscribes() {
+        let kind = kind(4);
+        let first = kind.subscribe(false, 4, EventTypes::ALL);
+        let second = kind.subscribe(true, 4, EventTypes::ALL);
+        assert_eq!(kind.subscribers.len(), 2);
+        drop(first);
+        assert_eq!(kind.subscribers.len(), 1);
+        drop(second);
+        assert_eq!(kind.subscribers.len(), 0, "writers skip the list again");
+    }
+
+    #[test]
+    fn an_overflowed_cursor_is_still_unsubscribed_on_drop() {
+        let kind = kind(2);
+        let mut cursor = kind.subscribe(false, 1, EventTypes::ALL);
+        for value in 0..5 {
+            kind.set("a", value);
+        }
+        assert!(matches!(
+            cursor.step(),
+            super::super::cursor::Step::Overflow
+        ));
+        drop(cursor);
+        assert_eq!(kind.subscribers.len(), 0);
+    }
+}

@@ -155,6 +155,11 @@ impl Subscribers {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
     /// Producer side, after its write and a `fence(SeqCst)` (F1): overflows
     /// the subscribers `overflows` picks, and wakes every sleeping one.
     #[inline]
