@@ -3,14 +3,27 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, missing_debug_implementations)]
 
+// The protocol core: `raw` names only `sync`, `error` and itself.
 mod error;
-mod kind;
 mod raw;
-mod store;
 mod sync;
+
+// The public layer, split by concept. Its imports form a tree, each
+// module naming only those to its right (and the three above):
+//   store (Store, StoreBuilder) -> kind (Kind) -> ops (KindRef: each per-kind
+//   operation, and the argument checks) -> watch (WatchOptions, Event,
+//   Watch) -> value (Value).
+mod kind;
+mod ops;
+mod store;
+mod value;
 mod watch;
 
 pub use error::{BoxError, Error, Result, WatchError};
 pub use kind::Kind;
-pub use store::{KeyHashing, SetResult, Store, StoreBuilder, UsePartialEq, Value};
-pub use watch::{Event, EventType, Watch, WatchOptions};
+pub use raw::hash::KeyHashing;
+pub use raw::kind::SetResult;
+pub use raw::version::EventType;
+pub use store::{Store, StoreBuilder, UsePartialEq};
+pub use value::Value;
+pub use watch::{Event, Watch, WatchOptions};

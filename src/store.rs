@@ -1,184 +1,20 @@
-//! The store: construction, configuration, and every operation by kind name.
+//! [`Store`]: the store handle and its every operation by kind name, and
+//! [`StoreBuilder`], its configuration.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
-use std::ops::{Bound, ControlFlow, Deref, RangeBounds};
+use std::ops::{ControlFlow, RangeBounds};
 
-use crate::error::{BoxError, Error, Result};
-use crate::kind::{check_set, check_set_many, check_watch, Kind, KindRef};
-use crate::raw::index::OrderedIndex;
-use crate::raw::kind::{CompareFn, RawKind, ValidateFn, Validation};
-use crate::raw::version::Version;
-use crate::sync::{fence, Arc, AtomicBool, Ordering};
+use crate::error::{BoxError, Result};
+use crate::kind::Kind;
+use crate::ops::{check_kind, check_open, check_set, check_set_many, check_watch, KindRef};
+use crate::raw::hash::KeyHashing;
+use crate::raw::kind::{CompareFn, SetResult, ValidateFn, Validation};
+use crate::raw::store::{KindConfig, RawStore};
+use crate::sync::Arc;
+use crate::value::Value;
 use crate::watch::{Watch, WatchOptions};
-
-/// What [`Store::set`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SetResult {
-    /// The key was new; a create event was emitted.
-    Created,
-    /// The key existed and the value changed; an update event was emitted.
-    Updated,
-    /// The compare function called the old and new values equal: nothing was
-    /// stored and no event was emitted.
-    Unchanged,
-}
-
-/// A shared handle to a stored value, as `get`, `list` and events hand out.
-///
-/// It dereferences to `T` and is as cheap to clone as an `Arc`. It is a
-/// snapshot: later writes to the key do not change it.
-pub struct Value<T>(Arc<Version<T>>);
-
-impl<T> Value<T> {
-    /// Wraps a live version. Every `Value` is built from one (a tombstone's
-    /// `previous` is live too).
-    pub(crate) fn new(version: Arc<Version<T>>) -> Self {
-        debug_assert!(version.live().is_some());
-        Value(version)
-    }
-
-    /// The kind revision of the write that stored this value.
-    pub fn revision(&self) -> u64 {
-        self.0.revision
-    }
-
-    /// The key this value was stored under.
-    pub fn key(&self) -> &str {
-        &self.0.key
-    }
-
-    /// True if both handles point at the same stored value (the same write).
-    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
-        Arc::ptr_eq(&this.0, &other.0)
-    }
-}
-
-impl<T> Deref for Value<T> {
-    type Target = T;
-
-    #[inline]
-    fn deref(&self) -> &T {
-        match self.0.live() {
-            Some(value) => value,
-            None => unreachable!("a Value always wraps a live version"),
-        }
-    }
-}
-
-impl<T> AsRef<T> for Value<T> {
-    fn as_ref(&self) -> &T {
-        self
-    }
-}
-
-impl<T> std::borrow::Borrow<T> for Value<T> {
-    fn borrow(&self) -> &T {
-        self
-    }
-}
-
-impl<T> Clone for Value<T> {
-    fn clone(&self) -> Self {
-        Value(Arc::clone(&self.0))
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Value<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: fmt::Display> fmt::Display for Value<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
-impl<T: PartialEq> PartialEq for Value<T> {
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
-    }
-}
-
-impl<T: Eq> Eq for Value<T> {}
-
-impl<T: PartialEq> PartialEq<T> for Value<T> {
-    fn eq(&self, other: &T) -> bool {
-        **self == *other
-    }
-}
-
-impl<T: PartialOrd> PartialOrd for Value<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        (**self).partial_cmp(&**other)
-    }
-}
-
-impl<T: Ord> Ord for Value<T> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (**self).cmp(&**other)
-    }
-}
-
-impl<T: std::hash::Hash> std::hash::Hash for Value<T> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (**self).hash(state)
-    }
-}
-
-/// How a store hashes keys for its point lookups
-/// ([`StoreBuilder::key_hashing`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum KeyHashing {
-    /// foldhash, seeded at random per kind: a fraction of SipHash's cost on
-    /// short keys, and resistant to collisions by accident but not to an
-    /// attacker who can study the process. The default.
-    #[default]
-    Fast,
-    /// std's SipHash-1-3, keyed at random per kind: made to resist an
-    /// attacker who chooses keys to collide. Use it when keys come from
-    /// untrusted input.
-    DosResistant,
-}
-
-/// State shared by every handle of one store.
-pub(crate) struct Shared<T> {
-    kinds: OrderedIndex<RawKind<T>>,
-    /// Stands in for every kind that does not exist yet, so reads of a
-    /// never-written kind run the same code and find nothing. Never written.
-    absent: Arc<RawKind<T>>,
-    compare: Arc<CompareFn<T>>,
-    validators: HashMap<String, Arc<ValidateFn<T>>>,
-    ring_capacity: usize,
-    hashing: KeyHashing,
-    closed: AtomicBool,
-}
-
-impl<T: Send + Sync + 'static> Shared<T> {
-    /// Relaxed: the flag guards no data. A call that happens-after `close`
-    /// (through any synchronization of the caller's) sees it by coherence.
-    #[inline]
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
-    }
-
-    #[inline]
-    pub(crate) fn check_open(&self) -> Result<()> {
-        if self.is_closed() {
-            Err(Error::Closed)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn ring_capacity(&self) -> usize {
-        self.ring_capacity
-    }
-}
 
 /// A typed, in-memory, lock-free key-value store organized by kind.
 ///
@@ -188,13 +24,13 @@ impl<T: Send + Sync + 'static> Shared<T> {
 ///
 /// See the [crate documentation](crate) for the guarantees.
 pub struct Store<T> {
-    shared: Arc<Shared<T>>,
+    raw: Arc<RawStore<T>>,
 }
 
 impl<T> Clone for Store<T> {
     fn clone(&self) -> Self {
         Store {
-            shared: Arc::clone(&self.shared),
+            raw: Arc::clone(&self.raw),
         }
     }
 }
@@ -212,6 +48,14 @@ impl<T: PartialEq + Send + Sync + 'static> Default for Store<T> {
     }
 }
 
+/// Where [`Store::write`] found its kind: the result, or — the kind does not
+/// exist yet — the call's own arguments handed back, so that it can check
+/// them before creating the kind.
+enum Lookup<R, Deferred> {
+    Found(R),
+    Missing(Deferred),
+}
+
 impl<T: Send + Sync + 'static> Store<T> {
     /// A builder for a store with a custom compare function, validators, or
     /// ring capacity.
@@ -226,39 +70,33 @@ impl<T: Send + Sync + 'static> Store<T> {
 
     fn from_parts(compare: Arc<CompareFn<T>>, builder: StoreBuilder<T, ()>) -> Self {
         let ring_capacity = builder.effective_ring_capacity();
-        let absent = Arc::new(RawKind::new(
-            Arc::from(""),
-            1,
-            builder.hashing,
-            Arc::clone(&compare),
-            None,
-        ));
         Store {
-            shared: Arc::new(Shared {
-                kinds: OrderedIndex::new(),
-                absent,
+            raw: Arc::new(RawStore::new(KindConfig {
                 compare,
                 validators: builder.validators,
                 ring_capacity,
                 hashing: builder.hashing,
-                closed: AtomicBool::new(false),
-            }),
+            })),
         }
     }
 
     /// Runs `f` on `kind`, or on an empty stand-in if it was never written.
     fn view<R>(&self, kind: &str, f: impl FnOnce(KindRef<'_, T>) -> Result<R>) -> Result<R> {
-        self.shared.check_open()?;
+        check_open(&self.raw)?;
         check_kind(kind)?;
-        let shared = &self.shared;
-        shared.kinds.with(kind, |raw| {
-            f(KindRef::new(shared, raw.unwrap_or(&shared.absent)))
-        })
+        self.raw
+            .with_kind_or_absent(kind, |raw| f(KindRef::new(&self.raw, raw)))
     }
 
     /// Checks `input` with `check`, then runs `apply` on `kind` — creating
     /// the kind only once the check passed, so a rejected call leaves nothing
     /// behind (a kind costs a ring of `ring_capacity` slots, for good).
+    ///
+    /// The common case, an existing kind, runs both inside the index lookup,
+    /// which lends the kind without touching its reference count. The
+    /// closures are `FnOnce` and move into that lookup, so when the kind is
+    /// missing the lookup hands them back ([`Lookup::Missing`]) for the slow
+    /// path: check, create, apply.
     fn write<V, R>(
         &self,
         kind: &str,
@@ -266,37 +104,22 @@ impl<T: Send + Sync + 'static> Store<T> {
         check: impl FnOnce(&Validation<'_, T>, &V) -> Result<()>,
         apply: impl FnOnce(KindRef<'_, T>, V) -> R,
     ) -> Result<R> {
-        self.shared.check_open()?;
+        check_open(&self.raw)?;
         check_kind(kind)?;
-        let shared = &self.shared;
-        let missing = shared.kinds.with(kind, |raw| match raw {
+        let lookup = self.raw.with_kind(kind, |raw| match raw {
             Some(raw) => {
-                let kind = KindRef::new(shared, raw);
-                Ok(check(&kind.validation(), &input).map(|()| apply(kind, input)))
+                let kind = KindRef::new(&self.raw, raw);
+                Lookup::Found(check(&kind.validation(), &input).map(|()| apply(kind, input)))
             }
-            None => Err((input, check, apply)),
+            None => Lookup::Missing((input, check, apply)),
         });
-        let (input, check, apply) = match missing {
-            Ok(result) => return result,
-            Err(deferred) => deferred,
+        let (input, check, apply) = match lookup {
+            Lookup::Found(result) => return result,
+            Lookup::Missing(deferred) => deferred,
         };
-        let validator = shared.validators.get(kind).map(|validator| &**validator);
-        check(&Validation::new(kind, validator), &input)?;
-        let raw = self.create_kind(kind);
-        Ok(apply(KindRef::new(shared, &raw), input))
-    }
-
-    fn create_kind(&self, kind: &str) -> Arc<RawKind<T>> {
-        let shared = &self.shared;
-        shared.kinds.get_or_insert_with(kind, |name| {
-            Arc::new(RawKind::new(
-                Arc::clone(name),
-                shared.ring_capacity,
-                shared.hashing,
-                Arc::clone(&shared.compare),
-                shared.validators.get(&**name).cloned(),
-            ))
-        })
+        check(&self.raw.validation(kind), &input)?;
+        let raw = self.raw.kind_or_create(kind);
+        Ok(apply(KindRef::new(&self.raw, &raw), input))
     }
 
     // ----- writes -----
@@ -307,13 +130,13 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// compare function calls old and new equal.
     ///
     /// The kind's validator, if any, runs first; a rejected value is not
-    /// stored and comes back as [`Error::Validation`].
+    /// stored and comes back as [`Error::Validation`](crate::Error::Validation).
     pub fn set(&self, kind: &str, key: &str, value: T) -> Result<SetResult> {
         self.write(
             kind,
             value,
             |validation, value| check_set(validation, key, value),
-            |k, value| k.set_checked(key, value),
+            |k, value| k.set_validated(key, value),
         )
     }
 
@@ -333,7 +156,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             kind,
             items,
             |validation, items| check_set_many(validation, items),
-            |k, items| k.set_many_checked(items),
+            |k, items| k.set_many_validated(items),
         )
     }
 
@@ -344,7 +167,7 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// `f` may run more than once under contention (it is `FnMut`); it must
     /// not have side effects that matter, and must not itself write the key
     /// it is updating (that write would race the update it is part of). A missing key is
-    /// [`Error::KeyNotFound`]; an error from `f` is [`Error::Update`] and
+    /// [`Error::KeyNotFound`](crate::Error::KeyNotFound); an error from `f` is [`Error::Update`](crate::Error::Update) and
     /// stores nothing; the kind's validator checks the new value.
     pub fn update<F, E>(&self, kind: &str, key: &str, f: F) -> Result<bool>
     where
@@ -434,33 +257,29 @@ impl<T: Send + Sync + 'static> Store<T> {
 
     /// The kinds that hold at least one entry, in ascending order.
     pub fn kinds(&self) -> Result<Vec<Arc<str>>> {
-        self.shared.check_open()?;
+        check_open(&self.raw)?;
         let mut kinds = Vec::new();
-        self.shared
-            .kinds
-            .scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
-                if !KindRef::new(&self.shared, raw).is_empty() {
-                    kinds.push(Arc::clone(name));
-                }
-                ControlFlow::Continue(())
-            });
+        self.raw.scan_kinds(|name, raw| {
+            if !KindRef::new(&self.raw, raw).is_empty() {
+                kinds.push(Arc::clone(name));
+            }
+            ControlFlow::Continue(())
+        });
         Ok(kinds)
     }
 
     /// Every entry of every kind that holds one, by kind then key.
     #[allow(clippy::type_complexity)]
     pub fn get_all(&self) -> Result<BTreeMap<Arc<str>, Vec<(Arc<str>, Value<T>)>>> {
-        self.shared.check_open()?;
+        check_open(&self.raw)?;
         let mut all = BTreeMap::new();
-        self.shared
-            .kinds
-            .scan((Bound::Unbounded, Bound::Unbounded), |name, raw| {
-                let entries = KindRef::new(&self.shared, raw).list();
-                if !entries.is_empty() {
-                    all.insert(Arc::clone(name), entries);
-                }
-                ControlFlow::Continue(())
-            });
+        self.raw.scan_kinds(|name, raw| {
+            let entries = KindRef::new(&self.raw, raw).list();
+            if !entries.is_empty() {
+                all.insert(Arc::clone(name), entries);
+            }
+            ControlFlow::Continue(())
+        });
         Ok(all)
     }
 
@@ -468,9 +287,12 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// writes and watch without the kind argument, and without looking the
     /// kind up on every call. Use it in hot loops.
     pub fn kind(&self, kind: &str) -> Result<Kind<T>> {
-        self.shared.check_open()?;
+        check_open(&self.raw)?;
         check_kind(kind)?;
-        Ok(Kind::new(Arc::clone(&self.shared), self.create_kind(kind)))
+        Ok(Kind::new(
+            Arc::clone(&self.raw),
+            self.raw.kind_or_create(kind),
+        ))
     }
 
     // ----- watch -----
@@ -479,12 +301,12 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// were applied. See [`WatchOptions`] for replay, filtering and the
     /// buffer, and [`Watch`] for consuming it.
     pub fn watch(&self, kind: &str, options: WatchOptions) -> Result<Watch<T>> {
-        let shared = &self.shared;
+        let store = &self.raw;
         self.write(
             kind,
             options,
-            |_, options| check_watch(shared, options),
-            |k, options| k.watch_checked(options),
+            |_, options| check_watch(store, options),
+            |k, options| k.watch_validated(options),
         )
     }
 
@@ -492,32 +314,20 @@ impl<T: Send + Sync + 'static> Store<T> {
 
     /// Closes the store: every watch ends (a blocked `recv` wakes with
     /// [`WatchError::Closed`](crate::WatchError::Closed)) and every later call
-    /// on any handle returns [`Error::Closed`]. Idempotent.
+    /// on any handle returns [`Error::Closed`](crate::Error::Closed). Idempotent.
     pub fn close(&self) {
-        // Relaxed: the fence below orders the flag for the wake-up protocol.
-        if self.shared.closed.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        // (F1) for the closed flag, before the scan of the kinds: a watcher on
-        // a kind created concurrently either sees the flag after its own fence
-        // (F3), or registered before this fence and is found and woken below.
-        fence(Ordering::SeqCst);
-        self.shared
-            .kinds
-            .scan((Bound::Unbounded, Bound::Unbounded), |_, raw| {
-                raw.wake_all();
-                ControlFlow::Continue(())
-            });
+        // The protocol (P5) is in `raw/store.rs`.
+        self.raw.close();
     }
 
     /// True once [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.shared.is_closed()
+        self.raw.is_closed()
     }
 
     /// Writes every kind and entry, in order, in a human-readable form.
     /// A closed store writes nothing and returns an error wrapping
-    /// [`Error::Closed`].
+    /// [`Error::Closed`](crate::Error::Closed).
     pub fn dump(&self, out: &mut impl io::Write) -> io::Result<()>
     where
         T: fmt::Debug,
@@ -547,25 +357,15 @@ impl<T: std::panic::RefUnwindSafe> std::panic::RefUnwindSafe for Store<T> {}
 impl<T: Send + Sync + 'static> fmt::Debug for Store<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut kinds = 0;
-        self.shared
-            .kinds
-            .scan((Bound::Unbounded, Bound::Unbounded), |_, _| {
-                kinds += 1;
-                ControlFlow::Continue(())
-            });
+        self.raw.scan_kinds(|_, _| {
+            kinds += 1;
+            ControlFlow::Continue(())
+        });
         f.debug_struct("Store")
             .field("kinds", &kinds)
-            .field("ring_capacity", &self.shared.ring_capacity)
-            .field("closed", &self.shared.is_closed())
+            .field("ring_capacity", &self.raw.ring_capacity())
+            .field("closed", &self.raw.is_closed())
             .finish_non_exhaustive()
-    }
-}
-
-pub(crate) fn check_kind(kind: &str) -> Result<()> {
-    if kind.is_empty() {
-        Err(Error::KindRequired)
-    } else {
-        Ok(())
     }
 }
 
@@ -633,7 +433,7 @@ impl<T, C> StoreBuilder<T, C> {
 
     /// Sets the validator of `kind`, run on every value before it is written
     /// to that kind (by `set`, `set_many` or `update`). An `Err` rejects the
-    /// write with [`Error::Validation`], which carries this error as its
+    /// write with [`Error::Validation`](crate::Error::Validation), which carries this error as its
     /// source. A second call for the same kind replaces the first.
     pub fn validate<F, E>(mut self, kind: &str, validate: F) -> Self
     where

@@ -7,52 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::WatchError;
 use crate::raw::cursor::{Cursor, Step};
-use crate::raw::version::{Payload, Version};
-use crate::store::{Shared, Value};
+use crate::raw::store::RawStore;
+use crate::raw::version::{EventType, EventTypes, Payload, Version};
 use crate::sync::{thread, Arc};
-
-/// What a write did to a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
-    /// The key did not exist and now holds a value (also every replayed entry).
-    Create,
-    /// The key's value changed.
-    Update,
-    /// The key was deleted; the event carries the value it held.
-    Delete,
-}
-
-impl EventType {
-    const fn bit(self) -> u8 {
-        match self {
-            EventType::Create => 1,
-            EventType::Update => 2,
-            EventType::Delete => 4,
-        }
-    }
-}
-
-/// A set of [`EventType`]s, as a bit mask.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct EventTypes(u8);
-
-impl EventTypes {
-    pub(crate) const ALL: EventTypes = EventTypes(1 | 2 | 4);
-
-    #[inline]
-    pub(crate) fn contains(self, event_type: EventType) -> bool {
-        self.0 & event_type.bit() != 0
-    }
-}
-
-impl fmt::Debug for EventTypes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let all = [EventType::Create, EventType::Update, EventType::Delete];
-        f.debug_set()
-            .entries(all.into_iter().filter(|t| self.contains(*t)))
-            .finish()
-    }
-}
+use crate::value::Value;
 
 /// How to watch a kind: replay, event-type filter, buffer size.
 ///
@@ -97,11 +55,7 @@ impl WatchOptions {
     /// Deliver only these event types. An empty slice means every type (as in
     /// Go Zestor). The filter never hides an overflow.
     pub fn event_types(mut self, types: &[EventType]) -> Self {
-        self.types = if types.is_empty() {
-            EventTypes::ALL
-        } else {
-            EventTypes(types.iter().fold(0, |mask, t| mask | t.bit()))
-        };
+        self.types = EventTypes::of(types);
         self
     }
 
@@ -173,7 +127,7 @@ impl<T: fmt::Debug> fmt::Debug for Event<T> {
 /// [`WatchError::Closed`] when the store is closed. The iterator and the
 /// stream yield the overflow as an item and then end; on close they just end.
 pub struct Watch<T: Send + Sync + 'static> {
-    shared: Arc<Shared<T>>,
+    store: Arc<RawStore<T>>,
     kind: Arc<str>,
     /// `None` once the watch has ended.
     cursor: Option<Cursor<T>>,
@@ -195,9 +149,9 @@ impl std::task::Wake for Unparker {
 }
 
 impl<T: Send + Sync + 'static> Watch<T> {
-    pub(crate) fn new(shared: Arc<Shared<T>>, cursor: Cursor<T>) -> Self {
+    pub(crate) fn new(store: Arc<RawStore<T>>, cursor: Cursor<T>) -> Self {
         Watch {
-            shared,
+            store,
             // A copy of its own: every event clones this `Arc`, and sharing
             // the kind's would put all of a kind's watchers (on their own
             // threads) on one contended reference count.
@@ -217,14 +171,14 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// the consumer's replica is in sync and every later event is live.
     pub fn replay_remaining(&self) -> usize {
         match &self.cursor {
-            Some(cursor) if !self.shared.is_closed() => cursor.replay_left(),
+            Some(cursor) if !self.store.is_closed() => cursor.replay_left(),
             _ => 0,
         }
     }
 
     /// True once the watch has ended (overflow reported, or store closed).
     pub fn is_ended(&self) -> bool {
-        self.cursor.is_none() || self.shared.is_closed()
+        self.cursor.is_none() || self.store.is_closed()
     }
 
     /// Blocks until the next event, an overflow, or the end of the watch.
@@ -297,7 +251,7 @@ impl<T: Send + Sync + 'static> Watch<T> {
 
     /// One step; `None` means nothing is ready.
     fn step(&mut self) -> Option<Result<Event<T>, WatchError>> {
-        if self.shared.is_closed() {
+        if self.store.is_closed() {
             self.cursor = None;
         }
         let Some(cursor) = &mut self.cursor else {

@@ -15,7 +15,7 @@
 //! * Linearization point of every successful write: its CAS on the cell. Of a
 //!   read: its load of the cell.
 //!
-//! The register itself is [`ArcCell`](crate::sync::ArcCell): `arc-swap` in
+//! The register itself is [`ArcCell`]: `arc-swap` in
 //! normal builds (loads write no shared memory), a loom stand-in under
 //! `--cfg zestor_loom`. Its load is Acquire and its CAS Release, which is what
 //! makes the revision order follow the CAS order (I1, see `kind.rs`).

@@ -11,9 +11,8 @@
 use super::kind::RawKind;
 use super::ring::SlotRead;
 use super::subscriber::Subscriber;
-use super::version::{Payload, Version};
+use super::version::{EventType, EventTypes, Version};
 use crate::sync::Arc;
-use crate::watch::{EventType, EventTypes};
 
 pub(crate) struct Cursor<T: Send + Sync + 'static> {
     kind: Arc<RawKind<T>>,
@@ -112,11 +111,8 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 // Replay delivered and every later revision is newer than it.
                 self.seen = Vec::new();
             }
-            let event_type = match &version.payload {
-                Payload::Live { created: true, .. } => EventType::Create,
-                Payload::Live { created: false, .. } => EventType::Update,
-                Payload::Deleted(_) => EventType::Delete,
-                Payload::Hole | Payload::Empty => continue,
+            let Some(event_type) = version.payload.event_type() else {
+                continue; // a hole
             };
             if self.types.contains(event_type) {
                 return Step::Event(Arc::clone(&version), event_type);

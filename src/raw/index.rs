@@ -9,80 +9,26 @@
 //!
 //! Both hand out borrowed values to a closure rather than returning guards,
 //! so the guard's lifetime is this module's business alone.
+//!
+//! # Reads that write no shared memory
+//!
+//! A point read is the kind lookup (`OrderedIndex::with`, under an epoch
+//! pin), `PointIndex::with` (under a papaya guard), then the cell's load,
+//! which `arc-swap` serves from a thread-local debt slot instead of a
+//! reference-count increment: readers of one hot key share no written cache
+//! line. A closure read (`read`) stops there; `get` adds the one increment
+//! that a `Value` handle is. Neither allocates (`tests/no_alloc.rs`);
+//! instructions per call are measured by `ci/bench-instructions.sh`
+//! (BENCHMARKS.md). A `Kind` handle skips the kind lookup.
 
-use std::hash::{BuildHasher, Hasher};
 use std::ops::{Bound, ControlFlow};
 
 use crossbeam_epoch as epoch;
 use crossbeam_skiplist::base::SkipList;
 use papaya::{Compute, Operation};
 
-use crate::store::KeyHashing;
+use super::hash::{KeyHashing, PointHasher};
 use crate::sync::Arc;
-
-/// The hasher of a point index, picked per store by [`KeyHashing`]: foldhash
-/// (fast, randomly seeded per map) or std's SipHash (keyed per map, made to
-/// resist chosen-key collision floods). One predictable branch per call.
-#[derive(Clone)]
-pub(crate) enum PointHasher {
-    Fast(foldhash::fast::RandomState),
-    DosResistant(std::collections::hash_map::RandomState),
-}
-
-impl PointHasher {
-    pub(crate) fn new(hashing: KeyHashing) -> Self {
-        match hashing {
-            KeyHashing::Fast => PointHasher::Fast(Default::default()),
-            KeyHashing::DosResistant => PointHasher::DosResistant(Default::default()),
-        }
-    }
-}
-
-/// The per-hash state of a [`PointHasher`].
-pub(crate) enum PointHasherState {
-    Fast(foldhash::fast::FoldHasher<'static>),
-    DosResistant(std::collections::hash_map::DefaultHasher),
-}
-
-impl BuildHasher for PointHasher {
-    type Hasher = PointHasherState;
-
-    #[inline]
-    fn build_hasher(&self) -> PointHasherState {
-        match self {
-            PointHasher::Fast(state) => PointHasherState::Fast(state.build_hasher()),
-            PointHasher::DosResistant(state) => {
-                PointHasherState::DosResistant(state.build_hasher())
-            }
-        }
-    }
-}
-
-impl Hasher for PointHasherState {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        match self {
-            PointHasherState::Fast(hasher) => hasher.write(bytes),
-            PointHasherState::DosResistant(hasher) => hasher.write(bytes),
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, byte: u8) {
-        match self {
-            PointHasherState::Fast(hasher) => hasher.write_u8(byte),
-            PointHasherState::DosResistant(hasher) => hasher.write_u8(byte),
-        }
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        match self {
-            PointHasherState::Fast(hasher) => hasher.finish(),
-            PointHasherState::DosResistant(hasher) => hasher.finish(),
-        }
-    }
-}
 
 /// A lock-free ordered map from `Arc<str>` to `Arc<V>`.
 pub(crate) struct OrderedIndex<V> {

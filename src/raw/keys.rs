@@ -1,6 +1,17 @@
 //! The key index of one kind: an ordered index and a hash index that point at
 //! the same [`Cell`] per key (invariant I6).
 //!
+//! # Why two indexes
+//!
+//! The contract promises key order (`list`, `range`, `prefix`, replay), and
+//! a skip list gives it; but with 1M string keys out of cache a skip-list
+//! point lookup is about ten serial cache misses, several times a lock-free
+//! hash lookup (`cargo bench --bench point_get`, BENCHMARKS.md). So point
+//! operations go through the hash index, scans through the ordered one, and
+//! both reach one cell per key. An update of an existing key touches only
+//! the hash index and the cell; only a new key or a delete touches the skip
+//! list.
+//!
 //! # I6: one live cell per key
 //!
 //! * The ordered index (`order`) decides which cell is canonical for a key:
@@ -24,8 +35,8 @@
 use std::ops::{Bound, ControlFlow};
 
 use super::cell::Cell;
+use super::hash::KeyHashing;
 use super::index::{OrderedIndex, PointIndex};
-use crate::store::KeyHashing;
 use crate::sync::Arc;
 
 pub(crate) struct KeyIndex<T> {

@@ -4,61 +4,98 @@
 //!
 //! # P1, the write protocol (`set`, `update`, `delete` on key k)
 //!
-//! 1. find the cell (`KeyIndex`; only `set` creates one);
+//! 1. find the cell (`KeyIndex`, `keys.rs`). `update` and `delete` stop
+//!    when there is none (not found: they never create a cell); `set` gets
+//!    the canonical cell, creating an `Empty` one;
 //! 2. load its version `cur`; a tombstone means the cell is dead: help unlink
 //!    it and start over (`set`), or report the key absent (`update`, `delete`);
-//! 3. decide from `cur` alone: unchanged, not found, or the new payload —
-//!    all user code (compare, validator, update closure) runs here, before a
-//!    revision exists, so a panic there leaves nothing half-done;
+//! 3. decide from `cur` alone: unchanged (the compare function says equal:
+//!    return without a revision), not found, or the new payload — all user
+//!    code (compare, validator, update closure) runs here, before a revision
+//!    exists, so a panic there leaves nothing half-done;
 //! 4. take a revision: `head.fetch_add(1)`, **after** the load of step 2;
 //! 5. CAS `cur` → the new version; on failure publish a hole for the revision
-//!    and go to 2;
-//! 6. publish the version into the ring, fence, wake subscribers.
+//!    and go to 2 (an `update` closure may run again: it is `FnMut`);
+//! 6. publish the version into the ring, fence (F1), then load the
+//!    subscriber list: overflow the subscribers the replay floor picks (P4),
+//!    wake the sleeping ones (`subscriber.rs`).
 //!
 //! Between 4 and 6 a [`Ticket`] owns the revision; if it is dropped without
-//! being published (a failed CAS, a panic) it publishes a hole, so **every
-//! revision is published exactly once** (I3) and no watcher waits forever.
+//! being published (a failed CAS, a panic) it publishes a hole.
 //!
-//! **I1, per-key order.** Writer B can only replace writer A's version after
-//! loading it. The cell's CAS is Release and its load Acquire, so A's
-//! `fetch_add` happens-before B's load, which is sequenced before B's
-//! `fetch_add`; read-modify-writes of `head` are totally ordered consistently
-//! with happens-before, hence A's revision < B's. Revisions of one key grow in
-//! the order its CASes succeeded, and a watcher that delivers in revision
-//! order ends on the value the store holds. That is why `fetch_add` can be
-//! Relaxed. **I2** follows the same way from `head`'s coherence.
+//! * **I1, per-key order.** Writer B can only replace writer A's version
+//!   after loading it. The cell's CAS is Release and its load Acquire, so A's
+//!   `fetch_add` happens-before B's load, which is sequenced before B's
+//!   `fetch_add`; read-modify-writes of `head` are totally ordered
+//!   consistently with happens-before, hence A's revision < B's. Revisions of
+//!   one key grow in the order its CASes succeeded, and a watcher that
+//!   delivers in revision order ends on the value the store holds. That is
+//!   why `fetch_add` can be Relaxed.
+//! * **I2, real-time order.** A write that returned before another started
+//!   has the smaller revision: both `fetch_add`s are on one location, and
+//!   coherence orders them as real time does.
+//! * **I3, every revision is published exactly once**, as a version or a
+//!   hole, by `Ticket` — its `publish` consumes it, its `Drop` publishes the
+//!   hole — so no watcher waits forever for a revision.
+//! * **The live count** changes only after a successful CAS: +1 on
+//!   Empty→Live, −1 on Live→Deleted. A delete can account before the create
+//!   it follows, so the counter is signed and `count` clamps at 0; it is
+//!   exact on a quiescent kind.
+//! * Revisions are not dense: a lost CAS consumes one as a hole.
 //!
 //! # P4, subscribe with replay
 //!
 //! 1. `S = head`; `c0` = the lowest revision in `[S-C, S)` whose slot is not
 //!    yet stamped with it (a write in flight), or `S`;
-//! 2. register the subscriber with replay floor `S-C`; `fence(SeqCst)` (F2);
+//! 2. register the subscriber with replay floor `F = S-C`; `fence(SeqCst)`
+//!    (F2);
 //! 3. walk the key index in order, keeping every version seen (live or
-//!    tombstone): the live ones are replayed as creates;
+//!    tombstone, in a key-sorted vector): the live ones are replayed as
+//!    creates;
 //! 4. deliver ring events from `c0`, skipping an event for key k whose
-//!    revision is at or below the version the walk saw for k. Once the cursor
-//!    reaches `S2` (the head read after the walk) nothing needs filtering: any
-//!    revision taken after the walk exceeds every revision the walk saw.
+//!    revision is at or below the version the walk saw for k (a binary
+//!    search in that vector: the replay already reflects it). Once the cursor
+//!    reaches `S2`, the head read after the walk, nothing needs filtering:
+//!    any revision taken after the walk exceeds every revision the walk saw,
+//!    and the vector is dropped.
 //!
-//! Revisions below `c0` and in the window were published before step 1's
-//! scan, so the walk sees them. A revision below `S-C` may still be in flight
-//! (its writer stalled for a whole lap): its producer writes the cell, fences
-//! (F1) and reads the subscriber list; the subscriber registers, fences (F2)
-//! and walks. Either the walk sees the write, or the producer sees the
-//! subscriber and, its revision being below the floor, overflows it. No
-//! silent gap either way (I5).
+//! Revisions in `[S-C, c0)` were published before step 1's scan, so the
+//! walk sees them. A revision below `S-C` may still be in flight (its writer
+//! stalled for a whole lap) and land after the walk passed its key, with the
+//! cursor already above it. The **replay floor** answers it: its producer
+//! writes the cell, fences (F1) and reads the subscriber list; the
+//! subscriber registers, fences (F2) and walks. Of F1 and F2 one is first in
+//! the SeqCst order: either the walk sees the write, or the producer sees the
+//! subscriber and, its revision being below the floor, overflows it.
+//!
+//! **I5, replay converges**: a consumer that applies the replay and then the
+//! live events in receive order ends on the store's state, and a replayed
+//! value never overwrites a newer live one. Without replay the cursor starts
+//! at `S`, the floor is 0 and nothing is filtered.
 
 use std::ops::{Bound, ControlFlow};
 
+use super::cell::Cell;
 use super::cursor::Cursor;
+use super::hash::KeyHashing;
 use super::keys::KeyIndex;
 use super::ring::Ring;
 use super::subscriber::{Subscriber, Subscribers};
-use super::version::{Payload, Version};
+use super::version::{EventTypes, Payload, Version};
 use crate::error::{BoxError, Error};
-use crate::store::{KeyHashing, SetResult};
-use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Ordering};
-use crate::watch::EventTypes;
+use crate::sync::{Arc, AtomicI64, AtomicU64, Ordering};
+
+/// What [`Store::set`](crate::Store::set) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SetResult {
+    /// The key was new; a create event was emitted.
+    Created,
+    /// The key existed and the value changed; an update event was emitted.
+    Updated,
+    /// The compare function called the old and new values equal: nothing was
+    /// stored and no event was emitted.
+    Unchanged,
+}
 
 /// The store's compare function: true means "equal, store nothing".
 pub(crate) type CompareFn<T> = dyn Fn(&T, &T) -> bool + Send + Sync;
@@ -198,7 +235,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         }
     }
 
-    fn try_set(&self, cell: &super::cell::Cell<T>, value: T) -> Result<SetResult, T> {
+    fn try_set(&self, cell: &Cell<T>, value: T) -> Result<SetResult, T> {
         let current = cell.load();
         let created = match &current.payload {
             Payload::Live { value: old, .. } => {
@@ -298,7 +335,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// revision becomes a hole and the payload comes back for the retry.
     fn commit(
         &self,
-        cell: &super::cell::Cell<T>,
+        cell: &Cell<T>,
         current: &Arc<Version<T>>,
         payload: Payload<T>,
     ) -> Result<(), Payload<T>> {
@@ -327,16 +364,14 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         Ok(())
     }
 
-    /// Step 6 of P1: into the ring, then fence (F1), then wake.
+    /// Step 6 of P1: into the ring, then fence (F1, in `wake_after_write`,
+    /// which orders this write's cell CAS and ring slot before the loads of
+    /// the subscribers), then overflow or wake them.
     fn publish(&self, version: &Arc<Version<T>>) {
         let revision = version.revision;
         let lapped = !self.ring.publish(version);
-        // (F1) orders this write's cell CAS and ring slot before the loads of
-        // the subscriber list and of each `waiting` flag. Pairs with F2
-        // (subscribe, P4) and F3 (`Subscriber::prepare_wait`).
-        fence(Ordering::SeqCst);
         self.subscribers
-            .notify(|subscriber| lapped || revision < subscriber.replay_floor);
+            .wake_after_write(|subscriber| lapped || revision < subscriber.replay_floor);
     }
 
     // ----- reads -----
@@ -406,10 +441,9 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             (start, 0)
         };
         let subscriber = Arc::new(Subscriber::new(floor));
-        self.subscribers.add(&subscriber);
-        // (F2) orders the registration before the walk's cell loads. Pairs
-        // with F1 in producers: see "P4" in the module docs.
-        fence(Ordering::SeqCst);
+        // Registering fences (F2): the registration is ordered before the
+        // walk's cell loads. Pairs with F1 in producers: see "P4" above.
+        self.subscribers.register(&subscriber);
         let (seen, filter_until) = if replay {
             let mut seen: Vec<Arc<Version<T>>> = Vec::new();
             self.keys
@@ -447,18 +481,18 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         self.subscribers.remove(subscriber);
     }
 
-    /// Wakes every sleeping subscriber (the store was closed). The caller
-    /// wrote the closed flag and then fenced (F1) before calling.
+    /// Wakes every sleeping subscriber: the store was closed (P5,
+    /// `store.rs`, which fenced after writing the flag and before finding
+    /// this kind).
     pub(crate) fn wake_all(&self) {
-        self.subscribers.notify(|_| false);
+        self.subscribers.wake_after_write(|_| false);
     }
 }
 
 #[cfg(all(test, not(zestor_loom)))]
 mod tests {
     use super::*;
-    use crate::store::KeyHashing;
-    use crate::watch::EventTypes;
+    use crate::raw::cursor::Step;
 
     fn kind(ring: usize) -> Arc<RawKind<u32>> {
         Arc::new(RawKind::new(
@@ -489,10 +523,7 @@ mod tests {
         for value in 0..5 {
             kind.set("a", value);
         }
-        assert!(matches!(
-            cursor.step(),
-            super::super::cursor::Step::Overflow
-        ));
+        assert!(matches!(cursor.step(), Step::Overflow));
         drop(cursor);
         assert_eq!(kind.subscribers.len(), 0);
     }

@@ -10,6 +10,7 @@ use std::ops::{Bound, ControlFlow};
 
 use loom::sync::Mutex;
 
+use super::hash::{KeyHashing, PointHasher};
 use crate::sync::Arc;
 
 pub(crate) struct OrderedIndex<V> {
@@ -88,14 +89,13 @@ impl<V: Send + Sync + 'static> OrderedIndex<V> {
 }
 
 pub(crate) struct PointIndex<V> {
-    map: Mutex<HashMap<Arc<str>, Arc<V>>>,
+    map: Mutex<HashMap<Arc<str>, Arc<V>, PointHasher>>,
 }
 
 impl<V: Send + Sync + 'static> PointIndex<V> {
-    /// The stand-in hashes with std's default: the choice cannot matter here.
-    pub(crate) fn new(_: crate::store::KeyHashing) -> Self {
+    pub(crate) fn new(hashing: KeyHashing) -> Self {
         PointIndex {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(HashMap::with_hasher(PointHasher::new(hashing))),
         }
     }
 

@@ -28,12 +28,18 @@
 //! the write of an RMW (tokio-rs/loom#254) and then reports a lost wake-up
 //! that C++ forbids; with loads only, the models are exact.
 //!
+//! A blocking `recv` registers a waker that unparks its thread, a `Stream`
+//! its task's waker (`watch.rs`); `close` and overflow marking write their
+//! flag, fence (F1) and wake the same way.
+//!
 //! The subscriber list is copy-on-write (`ArcCell<Vec<_>>`): producers load
 //! it without writing shared memory; subscribe and unsubscribe swap in a copy.
+//! A count beside it lets a producer skip the list when nobody watches: one
+//! plain load after F1 instead of an `arc-swap` load on every write.
 
 use std::task::Waker;
 
-use crate::sync::{fence, Arc, ArcCell, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{fence, Arc, ArcCell, AtomicBool, AtomicUsize, Ordering, WakerSlot};
 
 pub(crate) struct Subscriber {
     /// A write whose revision is below this and that lands after the
@@ -42,7 +48,7 @@ pub(crate) struct Subscriber {
     pub(crate) replay_floor: u64,
     waiting: AtomicBool,
     overflowed: AtomicBool,
-    waker: crate::sync::WakerSlot,
+    waker: WakerSlot,
 }
 
 impl Subscriber {
@@ -59,8 +65,8 @@ impl Subscriber {
     /// re-check for work after this returns and sleep only if it finds none.
     pub(crate) fn prepare_wait(&self, waker: &Waker) {
         self.waker.register(waker);
-        // Release: a producer that swaps the flag off acquires the waker
-        // registration above.
+        // Release: pairs with the Acquire load in `wake_if_waiting`, so a
+        // producer that sees the flag wakes the waker registered above.
         self.waiting.store(true, Ordering::Release);
         // (F3) pairs with F1 in every producer: see the module docs.
         fence(Ordering::SeqCst);
@@ -76,9 +82,10 @@ impl Subscriber {
     }
 
     /// Producer side, called after the producer's write and a `fence(SeqCst)`
-    /// (F1): wakes the consumer if it is asleep or about to be.
+    /// (F1, in `Subscribers::wake_after_write`): wakes the consumer if it is
+    /// asleep or about to be.
     #[inline]
-    pub(crate) fn notify(&self) {
+    pub(crate) fn wake_if_waiting(&self) {
         // Acquire: synchronizes with `prepare_wait`'s Release store, so the
         // waker registered before it is the one woken.
         if self.waiting.load(Ordering::Acquire) {
@@ -91,9 +98,9 @@ impl Subscriber {
     pub(crate) fn mark_overflowed(&self) {
         self.overflowed.store(true, Ordering::Relaxed);
         // (F1) for the flag just written: a consumer about to sleep sees it
-        // or is woken by `notify`.
+        // or is woken here.
         fence(Ordering::SeqCst);
-        self.notify();
+        self.wake_if_waiting();
     }
 
     /// Consumer side: has a producer overflowed this subscriber?
@@ -122,8 +129,12 @@ impl Subscribers {
         }
     }
 
-    /// Adds `subscriber`; lock-free (a CAS loop over copies).
-    pub(crate) fn add(&self, subscriber: &Arc<Subscriber>) {
+    /// Adds `subscriber` (lock-free: a CAS loop over copies), then fences
+    /// (F2), so that whatever the subscriber reads next — the replay walk of
+    /// P4 (`kind.rs`), its first look at the ring — either sees a producer's
+    /// write, or that producer's look at this list after its F1 finds the
+    /// subscriber.
+    pub(crate) fn register(&self, subscriber: &Arc<Subscriber>) {
         loop {
             let current = self.list.load_full();
             let mut next = Vec::with_capacity(current.len() + 1);
@@ -134,6 +145,8 @@ impl Subscribers {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
+        // (F2) pairs with F1 in `wake_after_write`.
+        fence(Ordering::SeqCst);
     }
 
     /// Removes `subscriber` if present (any number of calls remove it once).
@@ -160,10 +173,16 @@ impl Subscribers {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Producer side, after its write and a `fence(SeqCst)` (F1): overflows
-    /// the subscribers `overflows` picks, and wakes every sleeping one.
+    /// Producer side, once its write is visible (a ring slot, the closed
+    /// flag): fences (F1), then marks overflowed the subscribers `overflows`
+    /// picks and wakes every other sleeping one. (Marking wakes too: see
+    /// `mark_overflowed`.)
     #[inline]
-    pub(crate) fn notify(&self, overflows: impl Fn(&Subscriber) -> bool) {
+    pub(crate) fn wake_after_write(&self, overflows: impl Fn(&Subscriber) -> bool) {
+        // (F1) orders the caller's write before the loads of the count, the
+        // list and each `waiting` flag. Pairs with F2 (`register`) and F3
+        // (`Subscriber::prepare_wait`).
+        fence(Ordering::SeqCst);
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -172,7 +191,7 @@ impl Subscribers {
             if overflows(subscriber) {
                 subscriber.mark_overflowed();
             } else {
-                subscriber.notify();
+                subscriber.wake_if_waiting();
             }
         }
     }

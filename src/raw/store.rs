@@ -1,0 +1,164 @@
+//! The kinds of one store, the configuration every new kind is made with,
+//! and closing the store (protocol P5).
+//!
+//! Kinds live in an [`OrderedIndex`] by name and are never removed. A kind
+//! that was never written is read through one shared, never-written
+//! stand-in (`absent`), so a read of a missing kind creates nothing and runs
+//! the same code as any other read.
+//!
+//! # P5, close
+//!
+//! ```text
+//! close                               a watcher (Watch::step, prepare_wait)
+//!   closed.swap(true)                   register waker, waiting = true
+//!   fence(SeqCst)             (F1)      fence(SeqCst)                (F3)
+//!   scan the kinds: wake every          check closed, then the ring
+//!   sleeping subscriber                 nothing? sleep
+//! ```
+//!
+//! * The flag is a swap, so a second `close` returns at once.
+//! * The fence comes **before** the scan of the kinds. A watcher on a kind
+//!   created concurrently with `close` either registered before `close`'s
+//!   F1 — then the scan, which runs after it, finds its kind and wakes it —
+//!   or its F3 follows F1 in the SeqCst order, and its re-check sees the
+//!   flag. Scanning first and fencing after would let such a watcher sleep
+//!   through the close (found by the loom model `p5_close`, commit 4b85cc8).
+//! * A watch checks the flag before anything else on every step, so it ends
+//!   with `WatchError::Closed` exactly once, and events still pending are
+//!   not delivered after close. Every other call checks it first too and
+//!   returns `Error::Closed`.
+//! * The flag is Relaxed everywhere: it guards no data. A call that
+//!   happens-after `close` (through any synchronization of the caller's)
+//!   sees it by coherence; the wake-up argument rests on the fences alone.
+//! * The data stays until the last handle drops.
+
+use std::collections::HashMap;
+use std::ops::{Bound, ControlFlow};
+
+use super::hash::KeyHashing;
+use super::index::OrderedIndex;
+use super::kind::{CompareFn, RawKind, ValidateFn, Validation};
+use crate::sync::{fence, Arc, AtomicBool, Ordering};
+
+/// Every kind of the store, by name.
+const ALL: (Bound<&str>, Bound<&str>) = (Bound::Unbounded, Bound::Unbounded);
+
+/// What every kind of a store is made with.
+pub(crate) struct KindConfig<T> {
+    pub(crate) compare: Arc<CompareFn<T>>,
+    pub(crate) validators: HashMap<String, Arc<ValidateFn<T>>>,
+    /// Slots in each kind's event ring: a power of two.
+    pub(crate) ring_capacity: usize,
+    pub(crate) hashing: KeyHashing,
+}
+
+/// The state every handle of one store shares.
+pub(crate) struct RawStore<T> {
+    kinds: OrderedIndex<RawKind<T>>,
+    /// Stands in for every kind that does not exist yet. Never written.
+    absent: Arc<RawKind<T>>,
+    config: KindConfig<T>,
+    closed: AtomicBool,
+}
+
+impl<T: Send + Sync + 'static> RawStore<T> {
+    pub(crate) fn new(config: KindConfig<T>) -> Self {
+        debug_assert!(config.ring_capacity.is_power_of_two());
+        let absent = Arc::new(RawKind::new(
+            Arc::from(""),
+            1,
+            config.hashing,
+            Arc::clone(&config.compare),
+            None,
+        ));
+        RawStore {
+            kinds: OrderedIndex::new(),
+            absent,
+            config,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// True once [`close`](Self::close) ran. Relaxed: see "P5" above.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn ring_capacity(&self) -> usize {
+        self.config.ring_capacity
+    }
+
+    /// Calls `f` with the kind named `name`, if it exists, borrowed under the
+    /// index's guard (no reference-count traffic on the read path).
+    #[inline]
+    pub(crate) fn with_kind<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(Option<&Arc<RawKind<T>>>) -> R,
+    ) -> R {
+        self.kinds.with(name, f)
+    }
+
+    /// Calls `f` with the kind named `name`, or with the empty stand-in if it
+    /// was never created: for reads, which must create nothing.
+    #[inline]
+    pub(crate) fn with_kind_or_absent<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Arc<RawKind<T>>) -> R,
+    ) -> R {
+        self.kinds
+            .with(name, |kind| f(kind.unwrap_or(&self.absent)))
+    }
+
+    /// What the validator of kind `name` would say, whether or not the kind
+    /// exists yet: lets a caller check its arguments before creating a kind,
+    /// so a rejected call leaves nothing behind.
+    pub(crate) fn validation<'a>(&'a self, name: &'a str) -> Validation<'a, T> {
+        let validator = self
+            .config
+            .validators
+            .get(name)
+            .map(|validator| &**validator);
+        Validation::new(name, validator)
+    }
+
+    /// The kind named `name`, created (once, whatever the races) if needed.
+    pub(crate) fn kind_or_create(&self, name: &str) -> Arc<RawKind<T>> {
+        let config = &self.config;
+        self.kinds.get_or_insert_with(name, |name| {
+            Arc::new(RawKind::new(
+                Arc::clone(name),
+                config.ring_capacity,
+                config.hashing,
+                Arc::clone(&config.compare),
+                config.validators.get(&**name).cloned(),
+            ))
+        })
+    }
+
+    /// Visits every kind, by name in ascending order, until `f` breaks.
+    pub(crate) fn scan_kinds(
+        &self,
+        mut f: impl FnMut(&Arc<str>, &Arc<RawKind<T>>) -> ControlFlow<()>,
+    ) {
+        self.kinds.scan(ALL, |name, kind| f(name, kind));
+    }
+
+    /// Closes the store (P5); false if it was already closed.
+    pub(crate) fn close(&self) -> bool {
+        // Relaxed: the fence below orders the flag for the wake-up protocol.
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        // (F1) for the closed flag, before the scan of the kinds: pairs with
+        // F3 in a watcher about to sleep (see "P5" above).
+        fence(Ordering::SeqCst);
+        self.scan_kinds(|_, kind| {
+            kind.wake_all();
+            ControlFlow::Continue(())
+        });
+        true
+    }
+}
