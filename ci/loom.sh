@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs the loom models of zestor's protocols (loom-tests/), in release, with
-# the crate built under --cfg zestor_loom so its own protocol code is explored.
+# Runs the loom models of zestor's protocols, in release, with the crate
+# built under --cfg zestor_loom so its own protocol code is explored:
 #
-# Each model file runs with its own preemption bound: 3 where the model stays
-# well under five minutes on 2 cores, 2 for p1_writes (three threads blocking
-# and waking; about 6 minutes at 3).
+#   1. the unit models beside the protocols (src/raw/tests/loom_*.rs: the
+#      ring, the subscriber list), exhaustively (no preemption bound);
+#   2. the end-to-end models (loom-tests/), each file with its own bound:
+#      3 where the model stays well under five minutes on 2 cores, 2 for
+#      p1_writes (three threads blocking and waking; about 6 minutes at 3).
 #
 #   LOOM_MAX_PREEMPTIONS  one bound for every model (overrides the table)
-#   LOOM_MODELS           the model files to run, e.g. "p1_writes p4_replay"
+#   LOOM_MODELS           the end-to-end model files to run, e.g.
+#                         "p1_writes p4_replay"; "none" runs only the unit models
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +27,16 @@ export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 
-cargo clippy -p loom-tests --release --tests -- -D warnings
+cargo clippy -p zestor -p loom-tests --release --tests -- -D warnings
 cargo build -p loom-tests --release --tests
+
+echo "==> loom: unit models (src/raw/tests, LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-none})"
+start=$SECONDS
+cargo test -q -p zestor --lib --release -- loom_
+echo "    unit models: $((SECONDS - start)) s"
+
 for model in "${models[@]}"; do
+  [ "$model" = none ] && continue
   preemptions="${LOOM_MAX_PREEMPTIONS:-${bound[$model]:-2}}"
   echo "==> loom: ${model} (LOOM_MAX_PREEMPTIONS=${preemptions})"
   start=$SECONDS

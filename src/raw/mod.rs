@@ -1,39 +1,58 @@
 //! The raw protocol layer: the lock-free machinery under the public API.
 //!
-//! Everything here is crate-private; `store.rs`, `kind.rs` and `watch.rs`
-//! are the ergonomic layer over it (errors, closed checks, events), the way
-//! `crossbeam-skiplist`'s `map` sits over its `base`.
+//! Everything here is crate-private, and names nothing above it: only
+//! `crate::sync` (the loom seam), `crate::error`, and itself. The public
+//! layer (`store.rs`, `kind.rs`, `ops.rs`, `watch.rs`, `value.rs`) adds
+//! argument checks, the closed check and the event type on top, the way
+//! `crossbeam-skiplist`'s `map` sits over its `base`. The vocabulary types
+//! users see — [`KeyHashing`](hash::KeyHashing),
+//! [`SetResult`](kind::SetResult), [`EventType`](version::EventType) — are
+//! defined here, where the protocols use them, and re-exported by `lib.rs`.
 //!
 //! # Shape
 //!
 //! ```text
-//! Store ── kinds: OrderedIndex<RawKind>            (crossbeam-skiplist)
-//!           RawKind
-//!            ├─ keys: KeyIndex                     keys.rs
-//!            │    ├─ order: OrderedIndex<Cell>     ordered: list, range, prefix, replay
-//!            │    └─ point: PointIndex<Cell>       papaya: point get/set/delete in O(1)
-//!            │         Cell = ArcCell<Version>     cell.rs: one CAS register per live key
-//!            ├─ head: AtomicU64                    next revision (P1)
-//!            ├─ live: AtomicI64                    O(1) count
-//!            ├─ ring: Ring                         ring.rs: recent versions by revision (P3)
-//!            └─ subscribers: Subscribers           subscriber.rs: copy-on-write, wake-ups
+//! RawStore                                 store.rs: the kinds by name; close (P5)
+//!  └─ kinds: OrderedIndex<RawKind>         index.rs: crossbeam-skiplist (loom_index.rs under loom)
+//!      RawKind                             kind.rs: writes (P1), subscribe with replay (P4)
+//!       ├─ keys: KeyIndex                  keys.rs: two indexes, one cell per key (I6)
+//!       │    ├─ order: OrderedIndex<Cell>  ordered: list, range, prefix, replay
+//!       │    └─ point: PointIndex<Cell>    papaya, hashed by hash.rs: point get/set/delete
+//!       │         Cell                     cell.rs: a CAS register of Versions (I4)
+//!       ├─ head: AtomicU64                 the next revision
+//!       ├─ live: AtomicI64                 the O(1) count
+//!       ├─ ring: Ring                      ring.rs: recent versions by revision (P3)
+//!       └─ subscribers: Subscribers        subscriber.rs: what producers know of watchers; wake-ups
+//!  Version                                 version.rs: one allocation per write, cell and event at once
+//!  Cursor                                  cursor.rs: one watcher's position: replay, then the ring
 //! ```
 //!
-//! # Invariants
+//! # Where each argument lives
 //!
-//! * **I1 per-key order** — the revisions of one key increase in the order
-//!   its CASes succeeded (`kind.rs`).
-//! * **I2 real-time order** — a write that returned before another started
-//!   has the smaller revision (`head` is one counter per kind).
-//! * **I3 every revision is published exactly once**, as a version or a
-//!   hole, even when user code panics (`Ticket` in `kind.rs`).
-//! * **I4 tombstones are terminal** — no CAS leaves a tombstone, so a cell
-//!   is unlinked only when dead and no successful CAS lands in an unlinked
-//!   cell (`cell.rs`).
-//! * **I5 replay converges** — replay then live events, applied in order,
-//!   reach the store's state; a replayed value never overwrites a newer one
-//!   (`kind.rs`, P4).
-//! * **I6 one live cell per key** across both indexes (`keys.rs`).
+//! | what | module |
+//! |---|---|
+//! | P1 write protocol; I1 per-key order, I2 real-time order, I3 every revision published once (`Ticket`) | [`kind`] |
+//! | P4 subscribe with replay, the replay floor; I5 replay converges | [`kind`] |
+//! | P3 the event ring, producer side | [`ring`] |
+//! | P3 the consumer side: delivery order, the three overflow rules | [`cursor`] |
+//! | wake-ups without lost signals (F1/F3), the subscriber list | [`subscriber`] |
+//! | P5 close | [`store`] |
+//! | I4 tombstones are terminal | [`cell`] |
+//! | I6 one live cell per key across both indexes; why two indexes | [`keys`] |
+//! | reads that write no shared memory; the maps' seams | [`index`] |
+//! | the loom seam and its stand-ins | `crate::sync` |
+//!
+//! # The fences
+//!
+//! No atomic access is SeqCst. Every store→load ("Dekker") ordering the
+//! protocols need is one of three `fence(SeqCst)`, the form loom models
+//! exactly; each is named where it stands and pairs with the others:
+//!
+//! | fence | where | orders | pairs with |
+//! |---|---|---|---|
+//! | F1 | every producer after its write (`Subscribers::wake_after_write`), after marking an overflow (`Subscriber::mark_overflowed`), and `RawStore::close` before it scans the kinds | the write (ring slot, flag) before the loads of the subscriber count, the list and each `waiting` | F2, F3 |
+//! | F2 | `Subscribers::register`, after adding a subscriber | the registration before the subscriber's next reads: the replay walk (P4) | F1 |
+//! | F3 | `Subscriber::prepare_wait`, before sleeping | `waiting = true` before the re-check | F1 |
 //!
 //! # Linearization points
 //!
@@ -41,16 +60,6 @@
 //! nothing to do (unchanged, not found): its load of the cell, or the hash
 //! index lookup that found no cell. A watch: the read of `head` that fixes
 //! its starting revision.
-//!
-//! # Orderings
-//!
-//! Cell and ring-slot loads are Acquire and their CASes Release (the
-//! `ArcCell` contract), which carries every version's contents to its
-//! readers. `head` is Relaxed: I1/I2 follow from the cell's Acquire/Release
-//! and `head`'s coherence. Three `fence(SeqCst)` make the store→load
-//! orderings the protocols need — F1 in every producer after publishing,
-//! F2 in subscribe after registering, F3 in a consumer before sleeping —
-//! and no atomic access is SeqCst (the form loom models exactly).
 //!
 //! # Failure modes, and what they cost
 //!
@@ -65,6 +74,7 @@
 
 pub(crate) mod cell;
 pub(crate) mod cursor;
+pub(crate) mod hash;
 #[cfg(not(zestor_loom))]
 pub(crate) mod index;
 #[cfg(zestor_loom)]
@@ -73,5 +83,9 @@ pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod kind;
 pub(crate) mod ring;
+pub(crate) mod store;
 pub(crate) mod subscriber;
 pub(crate) mod version;
+
+#[cfg(all(test, zestor_loom))]
+mod tests;

@@ -1,0 +1,116 @@
+//! The wake-up protocol and the subscriber list (`subscriber.rs`): no
+//! wake-up is lost, an overflow always reaches a sleeper, and a producer
+//! either sees a new subscriber or the subscriber sees the producer's write.
+
+use std::task::{Wake, Waker};
+
+use super::model;
+use crate::raw::subscriber::{Subscriber, Subscribers};
+use crate::sync::{thread, Arc, AtomicBool, Ordering};
+
+/// Unparks the consumer's thread, as a blocking `recv`'s waker does.
+struct Unparker(thread::Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A consumer's sleep loop, as `Watch::recv` runs it: check, announce the
+/// wait, check again, and only then park. Returns once `ready` says so.
+fn sleep_until(subscriber: &Subscriber, ready: impl Fn() -> bool) {
+    let waker = Waker::from(Arc::new(Unparker(thread::current())));
+    loop {
+        if ready() {
+            break;
+        }
+        subscriber.prepare_wait(&waker);
+        if ready() {
+            subscriber.cancel_wait();
+            break;
+        }
+        thread::park();
+    }
+}
+
+fn one_subscriber() -> (Arc<Subscribers>, Arc<Subscriber>) {
+    let subscribers = Arc::new(Subscribers::new());
+    let subscriber = Arc::new(Subscriber::new(0));
+    subscribers.register(&subscriber);
+    (subscribers, subscriber)
+}
+
+/// A consumer going to sleep races a producer's write and wake-up: it never
+/// sleeps through the write (a lost wake-up is a loom deadlock). Fails
+/// without F1 (producer) or F3 (`prepare_wait`).
+#[test]
+fn prepare_wait_races_a_wake() {
+    model(|| {
+        let (subscribers, subscriber) = one_subscriber();
+        let work = Arc::new(AtomicBool::new(false));
+        let consumer = {
+            let work = Arc::clone(&work);
+            loom::thread::spawn(move || sleep_until(&subscriber, || work.load(Ordering::Relaxed)))
+        };
+        work.store(true, Ordering::Relaxed);
+        subscribers.wake_after_write(|_| false); // F1, then the wake-up
+
+        consumer.join().unwrap();
+    });
+}
+
+/// A producer marks a sleeping subscriber overflowed: the consumer always
+/// learns it (the flag is its own wake-up). Fails without the fence in
+/// `mark_overflowed`.
+#[test]
+fn an_overflow_reaches_a_sleeper() {
+    model(|| {
+        let (subscribers, subscriber) = one_subscriber();
+        let consumer = {
+            let subscriber = Arc::clone(&subscriber);
+            loom::thread::spawn(move || sleep_until(&subscriber, || subscriber.is_overflowed()))
+        };
+        subscribers.wake_after_write(|_| true);
+        consumer.join().unwrap();
+        assert!(subscriber.is_overflowed());
+    });
+}
+
+/// Subscribing races a producer's write, while another subscriber leaves.
+/// The new subscriber registers, fences (F2) and then looks for the write;
+/// the producer writes, fences (F1) and then looks for subscribers (which it
+/// marks here, as a producer below a replay floor does). One of them always
+/// sees the other. And the list ends holding exactly the new subscriber.
+#[test]
+fn subscribe_and_unsubscribe_race_a_producer() {
+    model(|| {
+        let (subscribers, leaving) = one_subscriber();
+        let work = Arc::new(AtomicBool::new(false));
+        let joining = Arc::new(Subscriber::new(0));
+        let subscribe = {
+            let (subscribers, joining, work) = (
+                Arc::clone(&subscribers),
+                Arc::clone(&joining),
+                Arc::clone(&work),
+            );
+            loom::thread::spawn(move || {
+                subscribers.register(&joining); // then F2
+                work.load(Ordering::Relaxed)
+            })
+        };
+        let unsubscribe = {
+            let subscribers = Arc::clone(&subscribers);
+            loom::thread::spawn(move || subscribers.remove(&leaving))
+        };
+        work.store(true, Ordering::Relaxed);
+        subscribers.wake_after_write(|subscriber| std::ptr::eq(subscriber, &*joining));
+        let saw_work = subscribe.join().unwrap();
+        unsubscribe.join().unwrap();
+        assert!(
+            saw_work || joining.is_overflowed(),
+            "neither the subscriber saw the write nor the producer the subscriber"
+        );
+        assert_eq!(subscribers.len(), 1);
+    });
+}
