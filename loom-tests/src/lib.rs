@@ -66,8 +66,9 @@ pub fn drain<T: Send + Sync + 'static>(watch: &mut Watch<T>) -> Drained<T> {
     }
 }
 
-/// Builds a loom model runner with the preemption bound from
-/// `LOOM_MAX_PREEMPTIONS` (loom's default when unset).
+/// Runs a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS`,
+/// or 2 when it is unset (loom's own default, no bound, does not finish
+/// for these models; `ci/loom.sh` sets the bound per model file).
 pub fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
