@@ -1,6 +1,6 @@
 //! Contract 1–3: kinds, keys, and never-written kinds.
 
-use zestor::{Error, Store, WatchOptions};
+use zestor::{Error, KeyHashing, Store, WatchOptions};
 
 #[test]
 fn same_key_in_two_kinds_is_two_entries() {
@@ -22,6 +22,35 @@ fn same_key_in_two_kinds_is_two_entries() {
     assert_eq!(*store.get("users", "alice").unwrap().unwrap(), "Alice");
     assert_eq!(store.count("users").unwrap(), 1);
     assert_eq!(store.count("admins").unwrap(), 0);
+}
+
+#[test]
+fn both_key_hashings_keep_keys_unique() {
+    // Contract 1, under either point-index hasher.
+    for hashing in [KeyHashing::Fast, KeyHashing::DosResistant] {
+        let store = Store::<u32>::builder().key_hashing(hashing).build();
+        for round in 0..3u32 {
+            for i in 0..200u32 {
+                store
+                    .set("k", &format!("key-{i}"), round * 1000 + i)
+                    .unwrap();
+            }
+        }
+        assert_eq!(store.count("k").unwrap(), 200, "{hashing:?}");
+        for i in (0..200u32).step_by(2) {
+            store.delete("k", &format!("key-{i}")).unwrap();
+        }
+        let keys = store.keys("k").unwrap();
+        assert_eq!(keys.len(), 100, "{hashing:?}");
+        for i in (1..200u32).step_by(2) {
+            let key = format!("key-{i}");
+            assert_eq!(
+                *store.get("k", &key).unwrap().unwrap(),
+                2000 + i,
+                "{hashing:?}"
+            );
+        }
+    }
 }
 
 #[test]

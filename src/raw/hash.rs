@@ -4,7 +4,7 @@
 //! The choice is per store and costs one predictable branch per hash: the
 //! enum is matched on every `write`, and the match always goes the same way.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// How a store hashes keys for its point lookups
 /// ([`StoreBuilder::key_hashing`](crate::StoreBuilder::key_hashing)).
@@ -49,6 +49,16 @@ pub(crate) enum PointHasherState {
 impl BuildHasher for PointHasher {
     type Hasher = PointHasherState;
 
+    /// One branch per hash, not one per `write`: papaya hashes through
+    /// this, and the inner hashers' own `hash_one` inline whole.
+    #[inline]
+    fn hash_one<X: Hash>(&self, x: X) -> u64 {
+        match self {
+            PointHasher::Fast(state) => state.hash_one(x),
+            PointHasher::DosResistant(state) => state.hash_one(x),
+        }
+    }
+
     #[inline]
     fn build_hasher(&self) -> PointHasherState {
         match self {
@@ -82,6 +92,25 @@ impl Hasher for PointHasherState {
         match self {
             PointHasherState::Fast(hasher) => hasher.finish(),
             PointHasherState::DosResistant(hasher) => hasher.finish(),
+        }
+    }
+}
+
+#[cfg(all(test, not(zestor_loom)))]
+mod tests {
+    use super::*;
+
+    /// papaya may hash a key through `hash_one` or through a built hasher;
+    /// both paths must agree for every key, with either choice.
+    #[test]
+    fn hash_one_agrees_with_a_built_hasher() {
+        for hashing in [KeyHashing::Fast, KeyHashing::DosResistant] {
+            let hasher = PointHasher::new(hashing);
+            for key in ["", "a", "user-0042", &"long-key-".repeat(20)] {
+                let mut state = hasher.build_hasher();
+                key.hash(&mut state);
+                assert_eq!(hasher.hash_one(key), state.finish(), "{hashing:?} {key:?}");
+            }
         }
     }
 }
