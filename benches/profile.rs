@@ -61,7 +61,9 @@ fn run_lists<C: Contender>(contender: &C, count: usize) {
 }
 
 fn main() {
-    let mut args = std::env::args().skip_while(|arg| arg != "--bench").skip(1);
+    // `cargo bench --bench profile -- get 1000` passes `--bench` last, and
+    // `ci/bench-instructions.sh` first: take the two positional arguments.
+    let mut args = std::env::args().skip(1).filter(|arg| arg != "--bench");
     let op = args.next().unwrap_or_else(|| "get".to_owned());
     let count: usize = args
         .next()
