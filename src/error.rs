@@ -33,8 +33,21 @@ pub enum Error {
     /// The closure given to [`update`](crate::Store::update) returned an
     /// error; nothing was written.
     Update(BoxError),
+    /// The closure given to [`transaction`](crate::Store::transaction)
+    /// returned an error; nothing was written.
+    Transaction(BoxError),
     /// An argument was out of range; the message names it and the valid range.
     InvalidArgument(String),
+    /// [`WatchOptions::start_revision`](crate::WatchOptions::start_revision)
+    /// asked for a revision the kind no longer keeps (its event ring has
+    /// moved past it). Take a [`snapshot`](crate::Store::snapshot) and watch
+    /// from its revision + 1, or use a larger `ring_capacity`.
+    Compacted {
+        /// The revision asked for.
+        requested: u64,
+        /// The oldest revision the kind still kept when asked.
+        oldest: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -50,7 +63,15 @@ impl fmt::Display for Error {
                 write!(f, "validation failed for kind {kind:?}, key {key:?}: {source}")
             }
             Error::Update(source) => write!(f, "the update closure failed: {source}"),
+            Error::Transaction(source) => {
+                write!(f, "the transaction closure failed, nothing was written: {source}")
+            }
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
+            Error::Compacted { requested, oldest } => write!(
+                f,
+                "revision {requested} is no longer kept (the oldest kept is {oldest}): \
+                 resync from a snapshot and watch from its revision + 1"
+            ),
         }
     }
 }
@@ -58,7 +79,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Validation { source, .. } | Error::Update(source) => Some(&**source),
+            Error::Validation { source, .. }
+            | Error::Update(source)
+            | Error::Transaction(source) => Some(&**source),
             _ => None,
         }
     }

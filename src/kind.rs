@@ -7,7 +7,9 @@ use crate::error::{BoxError, Result};
 use crate::ops::{check_open, KindRef};
 use crate::raw::kind::{RawKind, SetResult};
 use crate::raw::store::RawStore;
+use crate::snapshot::Snapshot;
 use crate::sync::Arc;
+use crate::transaction::Transaction;
 use crate::value::Value;
 use crate::watch::{Watch, WatchOptions};
 
@@ -39,7 +41,7 @@ impl<T: Send + Sync + 'static> Kind<T> {
 
     fn view(&self) -> Result<KindRef<'_, T>> {
         check_open(&self.store)?;
-        Ok(KindRef::new(&self.store, &self.raw))
+        Ok(KindRef::new(&self.store, self.raw.name(), &self.raw))
     }
 
     /// The kind's name.
@@ -136,6 +138,20 @@ impl<T: Send + Sync + 'static> Kind<T> {
     /// [`Store::watch`](crate::Store::watch) on this kind.
     pub fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
         self.view()?.watch(options)
+    }
+
+    /// [`Store::transaction`](crate::Store::transaction) on this kind.
+    pub fn transaction<R, E, F>(&self, f: F) -> Result<R>
+    where
+        F: FnMut(&mut Transaction<'_, T>) -> std::result::Result<R, E>,
+        E: Into<BoxError>,
+    {
+        self.view()?.transaction(f)
+    }
+
+    /// [`Store::snapshot`](crate::Store::snapshot) on this kind.
+    pub fn snapshot(&self) -> Result<Snapshot<T>> {
+        Ok(self.view()?.snapshot())
     }
 }
 

@@ -11,11 +11,14 @@ mod sync;
 // The public layer, split by concept. Its imports form a tree, each
 // module naming only those to its right (and the three above):
 //   store (Store, StoreBuilder) -> kind (Kind) -> ops (KindRef: each per-kind
-//   operation, and the argument checks) -> watch (WatchOptions, Event,
-//   Watch) -> value (Value).
+//   operation, and the argument checks) -> transaction (Transaction) ->
+//   watch (WatchOptions, Event, Watch) -> snapshot (Snapshot, and the
+//   multi-key reads) -> value (Value).
 mod kind;
 mod ops;
+mod snapshot;
 mod store;
+mod transaction;
 mod value;
 mod watch;
 
@@ -24,6 +27,8 @@ pub use kind::Kind;
 pub use raw::hash::KeyHashing;
 pub use raw::kind::SetResult;
 pub use raw::version::EventType;
+pub use snapshot::Snapshot;
 pub use store::{Store, StoreBuilder, UsePartialEq};
+pub use transaction::Transaction;
 pub use value::Value;
 pub use watch::{Event, Watch, WatchOptions};

@@ -7,31 +7,35 @@
 //! `Store` can run them *before* the kind exists: a rejected call creates
 //! nothing (a kind is kept for good).
 
-use std::ops::{Bound, ControlFlow, RangeBounds};
+use std::ops::RangeBounds;
 
 use crate::error::{BoxError, Error, Result};
+use crate::raw::batch::{BatchOp, BatchWrite, Conflict};
+use crate::raw::cursor::Start;
 use crate::raw::kind::{RawKind, SetResult, Validation};
 use crate::raw::store::RawStore;
-use crate::raw::version::Version;
+use crate::snapshot::{self, Entry, Snapshot};
 use crate::sync::Arc;
+use crate::transaction::Transaction;
 use crate::value::Value;
 use crate::watch::{Watch, WatchOptions};
 
 /// A borrowed kind plus its store: what every operation runs on.
 pub(crate) struct KindRef<'a, T> {
     store: &'a Arc<RawStore<T>>,
+    /// The kind's name as the caller gave it (`raw` may be the stand-in of
+    /// a kind never written, whose own name is empty).
+    name: &'a str,
     raw: &'a Arc<RawKind<T>>,
 }
 
-/// Every key of a kind.
-const ALL: (Bound<&str>, Bound<&str>) = (Bound::Unbounded, Bound::Unbounded);
-
-/// The entry pair that list-like reads return.
-type Entry<T> = (Arc<str>, Value<T>);
-
 impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
-    pub(crate) fn new(store: &'a Arc<RawStore<T>>, raw: &'a Arc<RawKind<T>>) -> Self {
-        KindRef { store, raw }
+    pub(crate) fn new(
+        store: &'a Arc<RawStore<T>>,
+        name: &'a str,
+        raw: &'a Arc<RawKind<T>>,
+    ) -> Self {
+        KindRef { store, name, raw }
     }
 
     /// The kind's validator, for the checks below.
@@ -57,11 +61,50 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         Ok(())
     }
 
-    /// `set_many` of items that [`check_set_many`] accepted: in key order.
+    /// `set_many` of items that [`check_set_many`] accepted: one atomic
+    /// batch (P7), in key order; of two items with one key the later wins.
     pub(crate) fn set_many_validated<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
+        // A stable sort keeps equal keys in the order given.
         items.sort_by(|(a, _), (b, _)| a.as_ref().cmp(b.as_ref()));
+        let mut writes: Vec<BatchWrite<T>> = Vec::with_capacity(items.len());
         for (key, value) in items {
-            self.raw.set(key.as_ref(), value);
+            let key = key.as_ref();
+            let write = BatchWrite {
+                key: Arc::from(key),
+                op: BatchOp::Set(Arc::new(value)),
+            };
+            match writes.last_mut() {
+                Some(last) if *last.key == *key => *last = write,
+                _ => writes.push(write),
+            }
+        }
+        if let Err(Conflict) = self.raw.apply_batch(&writes, &[]) {
+            unreachable!("a batch that reads nothing cannot conflict");
+        }
+    }
+
+    /// Runs `f` in a [`Transaction`] until it commits (or fails).
+    pub(crate) fn transaction<R, E, F>(&self, mut f: F) -> Result<R>
+    where
+        F: FnMut(&mut Transaction<'_, T>) -> std::result::Result<R, E>,
+        E: Into<BoxError>,
+    {
+        let mut kind = Arc::clone(self.raw);
+        loop {
+            let mut tx = Transaction::new(&kind);
+            let result = f(&mut tx).map_err(|error| Error::Transaction(error.into()))?;
+            if kind.name().is_empty() && tx.writes_anything() {
+                // It ran on the stand-in of a kind never written: create the
+                // kind only now that something will be written, and run again.
+                drop(tx);
+                kind = self.store.kind_or_create(self.name);
+                continue;
+            }
+            let (writes, reads) = tx.into_batch()?;
+            match kind.apply_batch(&writes, &reads) {
+                Ok(_) => return Ok(result),
+                Err(Conflict) => continue,
+            }
         }
     }
 
@@ -101,76 +144,33 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         Ok(self.raw.with_live(key, |_| ()).is_some())
     }
 
-    /// Collects the live entries in `range` that `keep` accepts.
-    /// `capacity` is a hint: the live count for whole-kind scans, so the
-    /// vector is allocated once instead of doubling its way up.
-    fn collect<R>(
-        &self,
-        range: (Bound<&str>, Bound<&str>),
-        capacity: usize,
-        mut keep: impl FnMut(&str, &T) -> ControlFlow<(), bool>,
-        mut map: impl FnMut(&Arc<Version<T>>) -> R,
-    ) -> Vec<R> {
-        let mut out = Vec::with_capacity(capacity);
-        if range_is_empty(range) {
-            return out;
-        }
-        self.raw.scan_live(range, |version, value| {
-            if keep(&version.key, value)? {
-                out.push(map(version));
-            }
-            ControlFlow::Continue(())
-        });
-        out
+    /// A snapshot of the kind, for the point-in-time reads below.
+    pub(crate) fn snapshot(&self) -> Snapshot<T> {
+        Snapshot::new(self.raw.snapshot())
     }
 
     pub(crate) fn list(&self) -> Vec<Entry<T>> {
-        let everything = |_: &str, _: &T| ControlFlow::Continue(true);
-        self.collect(ALL, self.raw.count(), everything, entry)
+        snapshot::list(&self.raw.snapshot())
     }
 
-    pub(crate) fn list_filtered(&self, mut filter: impl FnMut(&str, &T) -> bool) -> Vec<Entry<T>> {
-        let filtered = |key: &str, value: &T| ControlFlow::Continue(filter(key, value));
-        self.collect(ALL, 0, filtered, entry)
+    pub(crate) fn list_filtered(&self, filter: impl FnMut(&str, &T) -> bool) -> Vec<Entry<T>> {
+        snapshot::list_filtered(&self.raw.snapshot(), filter)
     }
 
     pub(crate) fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Vec<Entry<T>> {
-        let bounds = (
-            range.start_bound().map(|key| *key),
-            range.end_bound().map(|key| *key),
-        );
-        self.collect(bounds, 0, |_, _| ControlFlow::Continue(true), entry)
+        snapshot::range(&self.raw.snapshot(), range)
     }
 
     pub(crate) fn prefix(&self, prefix: &str) -> Vec<Entry<T>> {
-        // Keys are ordered, so the first key past the prefix ends the walk.
-        let matching = |key: &str, _: &T| {
-            if key.starts_with(prefix) {
-                ControlFlow::Continue(true)
-            } else {
-                ControlFlow::Break(())
-            }
-        };
-        self.collect(
-            (Bound::Included(prefix), Bound::Unbounded),
-            0,
-            matching,
-            entry,
-        )
+        snapshot::prefix(&self.raw.snapshot(), prefix)
     }
 
     pub(crate) fn keys(&self) -> Vec<Arc<str>> {
-        let everything = |_: &str, _: &T| ControlFlow::Continue(true);
-        self.collect(ALL, self.raw.count(), everything, |version| {
-            Arc::clone(&version.key)
-        })
+        snapshot::keys(&self.raw.snapshot())
     }
 
     pub(crate) fn values(&self) -> Vec<Value<T>> {
-        let everything = |_: &str, _: &T| ControlFlow::Continue(true);
-        self.collect(ALL, self.raw.count(), everything, |version| {
-            Value::new(Arc::clone(version))
-        })
+        snapshot::values(&self.raw.snapshot())
     }
 
     pub(crate) fn count(&self) -> usize {
@@ -179,12 +179,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     /// True if the kind holds no live entry (found by walking, not counting).
     pub(crate) fn is_empty(&self) -> bool {
-        let mut empty = true;
-        self.raw.scan_live(ALL, |_, _| {
-            empty = false;
-            ControlFlow::Break(())
-        });
-        empty
+        !self.raw.has_live()
     }
 
     pub(crate) fn revision(&self) -> u64 {
@@ -195,15 +190,25 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     pub(crate) fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
         check_watch(self.store, &options)?;
-        Ok(self.watch_validated(options))
+        self.watch_validated(options)
     }
 
-    /// `watch` with options that [`check_watch`] accepted.
-    pub(crate) fn watch_validated(&self, options: WatchOptions) -> Watch<T> {
+    /// `watch` with options that [`check_watch`] accepted. Fails only with
+    /// [`Error::Compacted`], for a `start_revision` the kind no longer keeps.
+    pub(crate) fn watch_validated(&self, options: WatchOptions) -> Result<Watch<T>> {
+        let start = match (options.replay, options.start_revision) {
+            (_, Some(revision)) => Start::At(revision),
+            (true, None) => Start::Replay,
+            (false, None) => Start::Now,
+        };
         let cursor = self
             .raw
-            .subscribe(options.replay, options.buffer_size as u64, options.types);
-        Watch::new(Arc::clone(self.store), cursor)
+            .subscribe(start, options.buffer_size as u64, options.types)
+            .map_err(|compacted| Error::Compacted {
+                requested: compacted.requested,
+                oldest: compacted.oldest,
+            })?;
+        Ok(Watch::new(Arc::clone(self.store), cursor))
     }
 }
 
@@ -219,6 +224,7 @@ pub(crate) fn check_open<T: Send + Sync + 'static>(store: &RawStore<T>) -> Resul
     }
 }
 
+#[inline]
 pub(crate) fn check_kind(kind: &str) -> Result<()> {
     if kind.is_empty() {
         Err(Error::KindRequired)
@@ -227,6 +233,7 @@ pub(crate) fn check_kind(kind: &str) -> Result<()> {
     }
 }
 
+#[inline]
 pub(crate) fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
         Err(Error::KeyRequired)
@@ -235,6 +242,7 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
     }
 }
 
+#[inline]
 pub(crate) fn check_set<T>(validation: &Validation<'_, T>, key: &str, value: &T) -> Result<()> {
     check_key(key)?;
     validation.validate(key, value)
@@ -260,21 +268,12 @@ pub(crate) fn check_watch<T: Send + Sync + 'static>(
             options.buffer_size
         )));
     }
-    Ok(())
-}
-
-fn entry<T>(version: &Arc<Version<T>>) -> Entry<T> {
-    (Arc::clone(&version.key), Value::new(Arc::clone(version)))
-}
-
-/// True for a range that can hold no key (inverted, or empty-exclusive),
-/// which the skip list would otherwise be asked to walk.
-fn range_is_empty((start, end): (Bound<&str>, Bound<&str>)) -> bool {
-    match (start, end) {
-        (Bound::Included(start), Bound::Included(end)) => start > end,
-        (Bound::Included(start), Bound::Excluded(end))
-        | (Bound::Excluded(start), Bound::Included(end))
-        | (Bound::Excluded(start), Bound::Excluded(end)) => start >= end,
-        _ => false,
+    if options.replay && options.start_revision.is_some() {
+        return Err(Error::InvalidArgument(
+            "replay and start_revision exclude each other: a replay starts at the kind's \
+             current revision; to resume, take a snapshot and watch from its revision + 1"
+                .to_owned(),
+        ));
     }
+    Ok(())
 }

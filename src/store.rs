@@ -12,7 +12,9 @@ use crate::ops::{check_kind, check_open, check_set, check_set_many, check_watch,
 use crate::raw::hash::KeyHashing;
 use crate::raw::kind::{CompareFn, SetResult, ValidateFn, Validation};
 use crate::raw::store::{KindConfig, RawStore};
+use crate::snapshot::Snapshot;
 use crate::sync::Arc;
+use crate::transaction::Transaction;
 use crate::value::Value;
 use crate::watch::{Watch, WatchOptions};
 
@@ -85,7 +87,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         check_open(&self.raw)?;
         check_kind(kind)?;
         self.raw
-            .with_kind_or_absent(kind, |raw| f(KindRef::new(&self.raw, raw)))
+            .with_kind_or_absent(kind, |raw| f(KindRef::new(&self.raw, kind, raw)))
     }
 
     /// Checks `input` with `check`, then runs `apply` on `kind` — creating
@@ -108,8 +110,8 @@ impl<T: Send + Sync + 'static> Store<T> {
         check_kind(kind)?;
         let lookup = self.raw.with_kind(kind, |raw| match raw {
             Some(raw) => {
-                let kind = KindRef::new(&self.raw, raw);
-                Lookup::Found(check(&kind.validation(), &input).map(|()| apply(kind, input)))
+                let found = KindRef::new(&self.raw, kind, raw);
+                Lookup::Found(check(&found.validation(), &input).map(|()| apply(found, input)))
             }
             None => Lookup::Missing((input, check, apply)),
         });
@@ -119,7 +121,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         };
         check(&self.raw.validation(kind), &input)?;
         let raw = self.raw.kind_or_create(kind);
-        Ok(apply(KindRef::new(&self.raw, &raw), input))
+        Ok(apply(KindRef::new(&self.raw, kind, &raw), input))
     }
 
     // ----- writes -----
@@ -140,12 +142,17 @@ impl<T: Send + Sync + 'static> Store<T> {
         )
     }
 
-    /// Stores many entries: validates every item first (one invalid item, or
-    /// an empty key: nothing is written), then applies them in key order,
-    /// skipping unchanged ones exactly as [`set`](Self::set) does. Keys not in
-    /// `items` are left alone; events come out in key order.
+    /// Stores many entries, atomically: validates every item first (one
+    /// invalid item, or an empty key: nothing is written), then writes them
+    /// all as one revision, skipping unchanged ones exactly as
+    /// [`set`](Self::set) does. Every reader, snapshot and watcher sees all
+    /// of it or none; its events share its revision and arrive together, in
+    /// key order. Of two items with one key, the later wins. Keys not in
+    /// `items` are left alone; a call that changes nothing takes no revision.
     ///
-    /// Not a transaction: a concurrent reader may see part of it.
+    /// It never blocks other writers: a single-key write to one of its keys
+    /// while it is being installed makes it start over (so it is
+    /// obstruction-free, not lock-free).
     pub fn set_many<K, I>(&self, kind: &str, items: I) -> Result<()>
     where
         K: AsRef<str>,
@@ -260,7 +267,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         check_open(&self.raw)?;
         let mut kinds = Vec::new();
         self.raw.scan_kinds(|name, raw| {
-            if !KindRef::new(&self.raw, raw).is_empty() {
+            if !KindRef::new(&self.raw, name, raw).is_empty() {
                 kinds.push(Arc::clone(name));
             }
             ControlFlow::Continue(())
@@ -274,7 +281,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         check_open(&self.raw)?;
         let mut all = BTreeMap::new();
         self.raw.scan_kinds(|name, raw| {
-            let entries = KindRef::new(&self.raw, raw).list();
+            let entries = KindRef::new(&self.raw, name, raw).list();
             if !entries.is_empty() {
                 all.insert(Arc::clone(name), entries);
             }
@@ -307,7 +314,45 @@ impl<T: Send + Sync + 'static> Store<T> {
             options,
             |_, options| check_watch(store, options),
             |k, options| k.watch_validated(options),
-        )
+        )?
+    }
+
+    /// Runs `f` as a transaction on `kind`: its reads and writes (through
+    /// the [`Transaction`]) commit together as one revision, only if every
+    /// key `f` read still holds what it saw — otherwise `f` runs again on
+    /// the new state. Returns what `f` returned.
+    ///
+    /// Transactions are serializable, strictly: a transaction that committed
+    /// before another began has the smaller revision. Every reader, snapshot
+    /// and watcher sees all of a transaction's writes or none; its events
+    /// share its revision and arrive together, in key order. Keys the compare
+    /// function calls unchanged are skipped; a transaction that changes
+    /// nothing takes no revision.
+    ///
+    /// An error from `f` is [`Error::Transaction`](crate::Error::Transaction)
+    /// and writes nothing; so does a value the kind's validator rejects
+    /// ([`Error::Validation`](crate::Error::Validation), at commit) or an
+    /// empty key ([`Error::KeyRequired`](crate::Error::KeyRequired)). `f`
+    /// may run more than once (it is `FnMut`): keep side effects out of it.
+    /// A transaction that meets concurrent writes to the keys it writes
+    /// retries; it does not block them (single-key writes stay lock-free;
+    /// transactions are obstruction-free).
+    pub fn transaction<R, E, F>(&self, kind: &str, f: F) -> Result<R>
+    where
+        F: FnMut(&mut Transaction<'_, T>) -> std::result::Result<R, E>,
+        E: Into<BoxError>,
+    {
+        self.view(kind, |k| k.transaction(f))
+    }
+
+    // ----- snapshots -----
+
+    /// A point-in-time view of the kind: every write with a revision at or
+    /// below [`Snapshot::revision`] and none after. O(1); see [`Snapshot`]
+    /// for what holding one costs. A never-written kind gives an empty
+    /// snapshot at revision 0 (and creates nothing).
+    pub fn snapshot(&self, kind: &str) -> Result<Snapshot<T>> {
+        self.view(kind, |k| Ok(k.snapshot()))
     }
 
     // ----- lifecycle -----

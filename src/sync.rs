@@ -11,7 +11,7 @@
 //! protocols need is made with an explicit `fence(SeqCst)` — the one form of
 //! sequential consistency loom models exactly.
 
-pub(crate) use std::sync::Arc;
+pub(crate) use std::sync::{Arc, Weak};
 
 #[cfg(not(zestor_loom))]
 pub(crate) use std::sync::atomic::{

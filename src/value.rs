@@ -22,7 +22,7 @@ impl<T> Value<T> {
 
     /// The kind revision of the write that stored this value.
     pub fn revision(&self) -> u64 {
-        self.0.revision
+        self.0.revision()
     }
 
     /// The key this value was stored under.

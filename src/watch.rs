@@ -25,6 +25,7 @@ use crate::value::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchOptions {
     pub(crate) replay: bool,
+    pub(crate) start_revision: Option<u64>,
     pub(crate) types: EventTypes,
     pub(crate) buffer_size: usize,
 }
@@ -39,16 +40,37 @@ impl WatchOptions {
     pub fn new() -> Self {
         WatchOptions {
             replay: false,
+            start_revision: None,
             types: EventTypes::ALL,
             buffer_size: Self::DEFAULT_BUFFER_SIZE,
         }
     }
 
-    /// With `true`, the entries present when `watch` returns are delivered
-    /// first, as creates in key order, before any live event. No replayed
-    /// value ever overwrites a newer live one.
+    /// With `true`, the watch starts with the kind as it is at one revision
+    /// `R` — its entries, as creates in key order, each with the revision of
+    /// the write that stored it — and then delivers every event after `R`:
+    /// no gap, no duplicate, no event older than what the replay showed.
+    /// [`Watch::replay_remaining`] says when the replay is done.
     pub fn replay(mut self, replay: bool) -> Self {
         self.replay = replay;
+        self
+    }
+
+    /// Resume: deliver every event with a revision at or above `revision`,
+    /// then live ones. To follow a kind from a [`Snapshot`](crate::Snapshot)
+    /// with no gap and no duplicate, start at `snapshot.revision() + 1`; to
+    /// resume a watch, at [`Watch::revision`] + 1.
+    ///
+    /// `watch` returns [`Error::Compacted`](crate::Error::Compacted) if the
+    /// kind no longer keeps `revision` (its event ring, `ring_capacity`
+    /// revisions, has moved past it), and
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) together
+    /// with [`replay`](Self::replay). A revision not reached yet is fine: the
+    /// watch waits for it. The buffer rule applies from the start: a watch
+    /// that starts more than `buffer_size` revisions behind the kind
+    /// overflows at once, so resume far back with a larger buffer.
+    pub fn start_revision(mut self, revision: u64) -> Self {
+        self.start_revision = Some(revision);
         self
     }
 
@@ -131,6 +153,8 @@ pub struct Watch<T: Send + Sync + 'static> {
     kind: Arc<str>,
     /// `None` once the watch has ended.
     cursor: Option<Cursor<T>>,
+    /// The cursor's `delivered` when it ended.
+    ended_at: u64,
     /// The waker that unparks the thread blocked in `recv`, cached per thread.
     parker: Option<(thread::ThreadId, Waker)>,
 }
@@ -156,6 +180,7 @@ impl<T: Send + Sync + 'static> Watch<T> {
             // the kind's would put all of a kind's watchers (on their own
             // threads) on one contended reference count.
             kind: Arc::from(&**cursor.kind().name()),
+            ended_at: 0,
             cursor: Some(cursor),
             parker: None,
         }
@@ -164,6 +189,22 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// The kind this watch follows.
     pub fn kind(&self) -> &str {
         &self.kind
+    }
+
+    /// The revision this watch has delivered everything up to: every event
+    /// with a revision at or below it has been received (or filtered out),
+    /// none above. Resume with
+    /// [`start_revision`](WatchOptions::start_revision)`(revision() + 1)`.
+    ///
+    /// It moves past a revision only once its last event is out, so the
+    /// events of one atomic write (which share a revision) end exactly when
+    /// `event.revision == watch.revision()` after receiving one. During the
+    /// replay it is the replay's revision.
+    pub fn revision(&self) -> u64 {
+        match &self.cursor {
+            Some(cursor) => cursor.delivered(),
+            None => self.ended_at,
+        }
     }
 
     /// How many replayed entries are still to come. With replay on, events
@@ -252,7 +293,7 @@ impl<T: Send + Sync + 'static> Watch<T> {
     /// One step; `None` means nothing is ready.
     fn step(&mut self) -> Option<Result<Event<T>, WatchError>> {
         if self.store.is_closed() {
-            self.cursor = None;
+            self.end();
         }
         let Some(cursor) = &mut self.cursor else {
             return Some(Err(WatchError::Closed));
@@ -263,9 +304,16 @@ impl<T: Send + Sync + 'static> Watch<T> {
             }
             Step::Pending => None,
             Step::Overflow => {
-                self.cursor = None;
+                self.end();
                 Some(Err(WatchError::Overflow))
             }
+        }
+    }
+
+    /// Ends the watch (unsubscribing), remembering how far it got.
+    fn end(&mut self) {
+        if let Some(cursor) = self.cursor.take() {
+            self.ended_at = cursor.delivered();
         }
     }
 
@@ -304,7 +352,7 @@ impl<T: Send + Sync + 'static> Watch<T> {
 }
 
 fn make_event<T>(kind: &Arc<str>, version: Arc<Version<T>>, event_type: EventType) -> Event<T> {
-    let revision = version.revision;
+    let revision = version.revision();
     let key = Arc::clone(&version.key);
     let value = match &version.payload {
         Payload::Deleted(previous) => Value::new(Arc::clone(previous)),

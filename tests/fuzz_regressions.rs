@@ -184,7 +184,7 @@ fn close_ends_open_watches_and_every_later_call() {
 }
 
 #[test]
-fn an_update_that_loses_to_its_own_closure_leaves_a_hole() {
+fn an_update_that_loses_to_its_own_closure_runs_again_without_a_hole() {
     use KeyName::*;
     use KindName::*;
     let update = |change| Op::Update {
@@ -199,17 +199,19 @@ fn an_update_that_loses_to_its_own_closure_leaves_a_hole() {
         ops: vec![
             set(A, K, 1),
             watch(A, false, EventMask::ALL, 4), // slot 0
-            watch(A, false, EventMask::ALL, 2), // slot 1
+            watch(A, false, EventMask::ALL, 1), // slot 1
             // The closure sets k to 5 (revision 2); the update then loses its
-            // compare-and-swap (revision 3 becomes a hole), runs the closure
-            // again on 5 and stores 6 (revision 4).
+            // install — having taken no revision, since revisions are taken
+            // only after an install — runs the closure again on 5 and stores
+            // 6 (revision 3).
             update(Change::ReenterSet(5)),
-            // Slot 0 gets revisions 2 and 4, no gap reported; slot 1 is three
-            // revisions behind a buffer of two, the hole included: overflow.
+            // Slot 0 gets revisions 2 and 3, no gap; slot 1 is two revisions
+            // behind a buffer of one (exactly two: no hole was taken):
+            // overflow.
             recv(0, 3),
             recv(1, 1),
-            // The closure deletes k (revision 5); the update loses again
-            // (hole 6) and then finds the key gone.
+            // The closure deletes k (revision 4); the update loses again and
+            // then finds the key gone.
             update(Change::ReenterDelete),
             recv(0, 2),
             scan(A, ScanRead::Revision),

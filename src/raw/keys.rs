@@ -20,8 +20,9 @@
 //!   can become live: [`KeyIndex::with_cell_for_insert`] publishes it before
 //!   handing it to the writer, with an insert that only replaces a missing or
 //!   dead entry.
-//! * A dead cell is unlinked from `point` (only if it is still the cell
-//!   there) and then from `order` (likewise).
+//! * A dead cell (one holding a `DYING` tombstone, `cell.rs`) is unlinked
+//!   from `point` (only if it is still the cell there) and then from
+//!   `order` (likewise).
 //!
 //! Consequences the write protocol relies on:
 //! * a live cell stays in `point` until it dies, so `point` missing a key, or
@@ -70,6 +71,27 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
             Ok(result) => return result,
             Err(f) => f,
         };
+        f(&self.insert_cell(key))
+    }
+
+    /// The cell `point` maps `key` to, if any (any state), as an owned
+    /// reference: for batches, which hold several cells at once.
+    pub(crate) fn cell(&self, key: &str) -> Option<Arc<Cell<T>>> {
+        self.point.with(key, |cell| cell.cloned())
+    }
+
+    /// [`with_cell_for_insert`](Self::with_cell_for_insert)'s cell, as an
+    /// owned reference.
+    pub(crate) fn cell_for_insert(&self, key: &str) -> Arc<Cell<T>> {
+        match self.cell(key) {
+            Some(cell) => cell,
+            None => self.insert_cell(key),
+        }
+    }
+
+    /// The canonical cell of `key` from `order` (creating an `Empty` one),
+    /// published to `point` before anyone can make it live (I6).
+    fn insert_cell(&self, key: &str) -> Arc<Cell<T>> {
         let cell = self
             .order
             .get_or_insert_with(key, |key| Arc::new(Cell::empty(Arc::clone(key))));
@@ -80,7 +102,7 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         self.point.insert_unless(&key, &cell, |existing| {
             Arc::ptr_eq(existing, &cell) || !existing.is_dead()
         });
-        f(&cell)
+        cell
     }
 
     /// Unlinks a dead cell from both indexes, `point` first (I6). Safe to call
@@ -109,12 +131,13 @@ mod tests {
 
     fn kill(cell: &Cell<u32>) {
         let current = Arc::clone(&cell.load());
-        let dead = Arc::new(Version::new(
+        let dead = Arc::new(Version::committed(
             9,
             Arc::clone(&current.key),
             Payload::Deleted(Arc::clone(&current)),
         ));
         assert!(cell.compare_and_swap(&current, &dead));
+        assert!(dead.claim_dying());
     }
 
     fn cell_ptr(index: &KeyIndex<u32>, key: &str) -> Option<*const Cell<u32>> {

@@ -1,89 +1,118 @@
-//! One kind: its key index, its revision counter, its event ring and its
-//! subscribers — and the write protocol (P1) and subscribe-with-replay (P4)
-//! that tie them together.
+//! One kind: its key index, its revision counter, its event ring, its
+//! subscribers and its snapshots — and the protocols that tie them
+//! together: the write protocol (P1), snapshots (P6), and subscribing with
+//! a replay (P4). Atomic multi-key writes (P7) are in `batch.rs`.
 //!
 //! # P1, the write protocol (`set`, `update`, `delete` on key k)
 //!
 //! 1. find the cell (`KeyIndex`, `keys.rs`). `update` and `delete` stop
-//!    when there is none (not found: they never create a cell); `set` gets
-//!    the canonical cell, creating an `Empty` one;
-//! 2. load its version `cur`; a tombstone means the cell is dead: help unlink
-//!    it and start over (`set`), or report the key absent (`update`, `delete`);
-//! 3. decide from `cur` alone: unchanged (the compare function says equal:
-//!    return without a revision), not found, or the new payload — all user
-//!    code (compare, validator, update closure) runs here, before a revision
-//!    exists, so a panic there leaves nothing half-done;
-//! 4. take a revision: `head.fetch_add(1)`, **after** the load of step 2;
-//! 5. CAS `cur` → the new version; on failure publish a hole for the revision
-//!    and go to 2 (an `update` closure may run again: it is `FnMut`);
-//! 6. publish the version into the ring, fence (F1), then load the
-//!    subscriber list: overflow the subscribers the replay floor picks (P4),
-//!    wake the sleeping ones (`subscriber.rs`).
+//!    when there is none; `set` gets the canonical cell, creating an
+//!    `Empty` one;
+//! 2. load its version `cur` and **settle** it: a pending write is stamped
+//!    (below), a batch still being installed is aborted (`batch.rs`), so
+//!    `cur` stands for a committed state: `Empty`, a live value, or a
+//!    tombstone. A tombstone is claimed `KEEP` (the cell will be written
+//!    again) unless it is `DYING`: then the cell is dead — help unlink it
+//!    and start over with a fresh cell;
+//! 3. decide from that state alone: unchanged (the compare function says
+//!    equal: return, nothing written), not found, or the new payload — all
+//!    user code (compare, validator, update closure) runs here, before
+//!    anything is installed, so a panic there leaves nothing half-done;
+//! 4. **install** the new version, *pending* (no revision yet), with a weak
+//!    link to the state it replaces: CAS `cur` → new; on failure go to 2;
+//! 5. **stamp** it: take a revision `r = head.fetch_add(1)` and CAS the
+//!    version's status from pending to `r`. If another thread stamped it
+//!    first (a helper, step 2 of someone else), `r` is published as a hole;
+//! 6. whoever stamped it publishes it: into ring slot `r`, fence (F1), then
+//!    wake the subscribers and pin the replaced state for the snapshots that
+//!    need it (P6).
 //!
-//! Between 4 and 6 a [`Ticket`] owns the revision; if it is dropped without
-//! being published (a failed CAS, a panic) it publishes a hole.
+//! A revision is taken only for a version already installed in its cell.
+//! That is what makes snapshots exact without waiting for anyone: a reader
+//! that has seen revision `r` taken finds `r`'s version in its cell (or a
+//! newer one). Its linearization point is the stamp; until then readers see
+//! the version it replaced, through the link. Revisions are taken by a
+//! [`Ticket`]; if it is dropped without being published (a lost stamp, a
+//! panic) it publishes a hole.
 //!
-//! * **I1, per-key order.** Writer B can only replace writer A's version
-//!   after loading it. The cell's CAS is Release and its load Acquire, so A's
-//!   `fetch_add` happens-before B's load, which is sequenced before B's
-//!   `fetch_add`; read-modify-writes of `head` are totally ordered
-//!   consistently with happens-before, hence A's revision < B's. Revisions of
-//!   one key grow in the order its CASes succeeded, and a watcher that
-//!   delivers in revision order ends on the value the store holds. That is
-//!   why `fetch_add` can be Relaxed.
+//! * **I1, per-key order.** A version is only replaced once it is stamped
+//!   (step 2 stamps it first), and a revision is taken after the install,
+//!   so the revisions of one key grow in the order its versions were
+//!   installed: the stamp of the old one happens-before the install of the
+//!   new one (the status is read Acquire, stamped Release), which is
+//!   sequenced before the new `fetch_add`, and read-modify-writes of `head`
+//!   are totally ordered consistently with happens-before. A watcher that
+//!   delivers in revision order therefore ends on the value the store holds.
 //! * **I2, real-time order.** A write that returned before another started
-//!   has the smaller revision: both `fetch_add`s are on one location, and
-//!   coherence orders them as real time does.
+//!   has the smaller revision: it was stamped before it returned, and the
+//!   other takes its revision after it starts.
 //! * **I3, every revision is published exactly once**, as a version or a
-//!   hole, by `Ticket` — its `publish` consumes it, its `Drop` publishes the
-//!   hole — so no watcher waits forever for a revision.
-//! * **The live count** changes only after a successful CAS: +1 on
-//!   Empty→Live, −1 on Live→Deleted. A delete can account before the create
-//!   it follows, so the counter is signed and `count` clamps at 0; it is
-//!   exact on a quiescent kind.
-//! * Revisions are not dense: a lost CAS consumes one as a hole.
+//!   hole: the `Ticket` that took it publishes it or, dropped, a hole.
+//! * **The live count** changes after a successful install: +1 for a live
+//!   value over an absent state, −1 for a tombstone. It is exact on a
+//!   quiescent kind and may run ahead of a pending write.
+//! * Revisions are not dense: a lost stamp consumes one as a hole.
+//!
+//! # P6, snapshots
+//!
+//! A snapshot registers in the kind's registry (`snapshot.rs`), fences (F2)
+//! and reads `head`: its revision is `R = head − 1`. Reading key k at `R`:
+//! load the cell, settle the version (stamping or aborting as writers do),
+//! and walk back through the replaced versions until one is committed at a
+//! revision `≤ R`; no version before it means the key was absent.
+//!
+//! * **Exact.** Every revision `≤ R` was taken before the snapshot read
+//!   `head` (Acquire, paired with the `fetch_add`'s Release), so its version
+//!   was installed before, and the walk finds it or a newer one. A pending
+//!   version the walk stamps gets a revision `> R`: it is not in the
+//!   snapshot, consistently for every reader.
+//! * **The walk back never breaks.** A version `v` stamped `r > R` links
+//!   weakly to the version `u` it replaced. Whoever stamped `v` held `u`
+//!   strongly from before the stamp until after its F1 and pin step; its
+//!   fence pairs with the snapshot's F2 (`snapshot.rs`): either it saw the
+//!   snapshot and pinned `u` into it, or the snapshot read `head` after the
+//!   stamp, so `r ≤ R`. Either way `u` is alive while the snapshot needs it.
+//!   A version replaced before the snapshot registered, and not pinned, is
+//!   never needed: the walk stops at the newest version `≤ R`.
+//! * **Deleted keys stay findable.** A delete unlinks its cell (after
+//!   claiming it `DYING`, which no writer can pass) only if no snapshot is
+//!   held, checked after its own F1; otherwise the tombstone waits in the
+//!   kind's graveyard and stays linked, where a later `set` may even reuse
+//!   the cell. Each snapshot, when it lets go, sweeps the graveyard:
+//!   tombstones no held snapshot can need are unlinked, the rest wait again.
+//!   The sweeper's fence pairs with F2 like a stamper's.
+//! * **Cost.** Without a snapshot a write pays one load of the registry's
+//!   count after F1. With snapshots held, each write pins the version it
+//!   replaced into each of them: memory bounded by the writes made while
+//!   they are held, freed when they are dropped.
 //!
 //! # P4, subscribe with replay
 //!
-//! 1. `S = head`; `c0` = the lowest revision in `[S-C, S)` whose slot is not
-//!    yet stamped with it (a write in flight), or `S`;
-//! 2. register the subscriber with replay floor `F = S-C`; `fence(SeqCst)`
-//!    (F2);
-//! 3. walk the key index in order, keeping every version seen (live or
-//!    tombstone, in a key-sorted vector): the live ones are replayed as
-//!    creates;
-//! 4. deliver ring events from `c0`, skipping an event for key k whose
-//!    revision is at or below the version the walk saw for k (a binary
-//!    search in that vector: the replay already reflects it). Once the cursor
-//!    reaches `S2`, the head read after the walk, nothing needs filtering:
-//!    any revision taken after the walk exceeds every revision the walk saw,
-//!    and the vector is dropped.
-//!
-//! Revisions in `[S-C, c0)` were published before step 1's scan, so the
-//! walk sees them. A revision below `S-C` may still be in flight (its writer
-//! stalled for a whole lap) and land after the walk passed its key, with the
-//! cursor already above it. The **replay floor** answers it: its producer
-//! writes the cell, fences (F1) and reads the subscriber list; the
-//! subscriber registers, fences (F2) and walks. Of F1 and F2 one is first in
-//! the SeqCst order: either the walk sees the write, or the producer sees the
-//! subscriber and, its revision being below the floor, overflows it.
+//! A watch with replay takes a snapshot at `R`, delivers the live entries
+//! at `R` in key order as creates, and then every event with a revision
+//! above `R` from the ring: the kind at one revision, then every change
+//! after it, with no seam — a write in flight during the walk is either in
+//! the snapshot or after `R`. Without replay the cursor starts at `head`,
+//! and with `start_revision(r)` at `r`, if the ring still holds it
+//! (otherwise `Compacted`). The subscriber registers (F2) before the cursor
+//! first looks at the ring; wake-ups are in `subscriber.rs`.
 //!
 //! **I5, replay converges**: a consumer that applies the replay and then the
-//! live events in receive order ends on the store's state, and a replayed
-//! value never overwrites a newer live one. Without replay the cursor starts
-//! at `S`, the floor is 0 and nothing is filtered.
+//! live events in receive order ends on the store's state.
 
-use std::ops::{Bound, ControlFlow};
+use std::ops::{Bound, ControlFlow, Deref};
 
 use super::cell::Cell;
-use super::cursor::Cursor;
+use super::cursor::{Cursor, Start};
 use super::hash::KeyHashing;
 use super::keys::KeyIndex;
-use super::ring::Ring;
+use super::ring::{Ring, SlotRead};
+use super::snapshot::{Registration, SnapshotRegistry};
+use super::stack::Stack;
 use super::subscriber::{Subscriber, Subscribers};
-use super::version::{EventTypes, Payload, Version};
+use super::version::{EventTypes, Gone, Payload, Status, TxnState, Version};
 use crate::error::{BoxError, Error};
-use crate::sync::{Arc, AtomicI64, AtomicU64, Ordering};
+use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Ordering};
 
 /// What [`Store::set`](crate::Store::set) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,11 +139,13 @@ pub(crate) struct Validation<'a, T> {
 }
 
 impl<'a, T> Validation<'a, T> {
+    #[inline]
     pub(crate) fn new(kind: &'a str, validator: Option<&'a ValidateFn<T>>) -> Self {
         Validation { kind, validator }
     }
 
     /// Runs the validator, if any, on a value meant for `key`.
+    #[inline]
     pub(crate) fn validate(&self, key: &str, value: &T) -> Result<(), Error> {
         match self.validator {
             Some(validator) => validator(value).map_err(|source| Error::Validation {
@@ -129,15 +160,18 @@ impl<'a, T> Validation<'a, T> {
 
 pub(crate) struct RawKind<T> {
     name: Arc<str>,
-    keys: KeyIndex<T>,
+    pub(super) keys: KeyIndex<T>,
     /// The next revision to hand out; revisions start at 1.
-    head: AtomicU64,
-    /// Live keys: +1 on Empty→Live, −1 on Live→Deleted. Signed because a
-    /// delete may account before the create it follows.
-    live: AtomicI64,
+    pub(super) head: AtomicU64,
+    /// Live keys (see "The live count" above). Signed: a delete may account
+    /// before the create it follows.
+    pub(super) live: AtomicI64,
     ring: Ring<T>,
     subscribers: Subscribers,
-    compare: Arc<CompareFn<T>>,
+    snapshots: SnapshotRegistry<T>,
+    /// Tombstones whose cells stay linked because a snapshot may need them.
+    graveyard: Stack<Arc<Version<T>>>,
+    pub(super) compare: Arc<CompareFn<T>>,
     validator: Option<Arc<ValidateFn<T>>>,
 }
 
@@ -147,40 +181,96 @@ enum Attempt<R> {
     Retry,
 }
 
+/// A version, borrowed from a cell's guard or owned (found by walking back).
+pub(super) enum Held<'g, T> {
+    Borrowed(&'g Arc<Version<T>>),
+    Owned(Arc<Version<T>>),
+}
+
+impl<T> Deref for Held<'_, T> {
+    type Target = Arc<Version<T>>;
+
+    #[inline]
+    fn deref(&self) -> &Arc<Version<T>> {
+        match self {
+            Held::Borrowed(version) => version,
+            Held::Owned(version) => version,
+        }
+    }
+}
+
+/// The committed state a writer found in a cell, which it will replace.
+pub(super) enum Base<'g, T> {
+    /// No live value: an `Empty` cell (`None`), or a tombstone claimed
+    /// `KEEP` for this writer.
+    Absent(Option<Held<'g, T>>),
+    Live(Held<'g, T>),
+}
+
+impl<'g, T> Base<'g, T> {
+    /// The version the new one replaces, for its link (`None`: an empty cell).
+    pub(super) fn replaced(&self) -> Option<&Arc<Version<T>>> {
+        match self {
+            Base::Absent(tombstone) => tombstone.as_deref(),
+            Base::Live(version) => Some(version),
+        }
+    }
+}
+
+/// What a thread that meets a batch still being installed does (`settle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Meeting {
+    /// Abort it: a writer, which must replace its version now.
+    Abort,
+    /// Let it commit only above this revision: a snapshot at it.
+    FloorAbove(u64),
+}
+
+/// The cell cannot be written as found (it is dead, or changed under the
+/// writer): start over from the lookup.
+pub(super) struct Retry;
+
 /// A revision taken by a writer and not yet published. Dropping it publishes
 /// a hole (I3).
-struct Ticket<'a, T: Send + Sync + 'static> {
+pub(super) struct Ticket<'a, T: Send + Sync + 'static> {
     kind: &'a RawKind<T>,
-    revision: u64,
-    key: &'a Arc<str>,
+    pub(super) revision: u64,
 }
 
 impl<'a, T: Send + Sync + 'static> Ticket<'a, T> {
-    fn take(kind: &'a RawKind<T>, key: &'a Arc<str>) -> Self {
-        // Relaxed suffices: see "I1" in the module docs.
-        let revision = kind.head.fetch_add(1, Ordering::Relaxed);
-        Ticket {
-            kind,
-            revision,
-            key,
-        }
+    pub(super) fn take(kind: &'a RawKind<T>) -> Self {
+        // Release: the installs sequenced before this (the version that will
+        // carry the revision) are seen by a snapshot whose Acquire read of
+        // `head` returns this revision or a later one (P6, "Exact").
+        // Acquire: a transaction validating its reads after taking its
+        // revision sees every install of a smaller revision (P7).
+        let revision = kind.head.fetch_add(1, Ordering::AcqRel);
+        Ticket { kind, revision }
     }
 
-    fn publish(self, version: &Arc<Version<T>>) {
-        debug_assert_eq!(version.revision, self.revision);
+    /// Publishes `version`, stamped with this ticket's revision, pinning
+    /// `replaced` (each version it replaced) for the snapshots that need it.
+    pub(super) fn publish<'r>(
+        self,
+        version: &Arc<Version<T>>,
+        replaced: impl IntoIterator<Item = &'r Arc<Version<T>>>,
+    ) where
+        T: 'r,
+    {
+        debug_assert_eq!(version.revision(), self.revision);
         let this = std::mem::ManuallyDrop::new(self);
-        this.kind.publish(version);
+        this.kind.publish(version, replaced);
     }
 }
 
 impl<T: Send + Sync + 'static> Drop for Ticket<'_, T> {
     fn drop(&mut self) {
-        let hole = Arc::new(Version::new(
+        let hole = Arc::new(Version::committed(
             self.revision,
-            Arc::clone(self.key),
+            Arc::clone(&self.kind.name),
             Payload::Hole,
         ));
-        self.kind.publish(&hole);
+        self.kind.publish(&hole, []);
     }
 }
 
@@ -199,6 +289,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             live: AtomicI64::new(0),
             ring: Ring::new(ring_capacity),
             subscribers: Subscribers::new(),
+            snapshots: SnapshotRegistry::new(),
+            graveyard: Stack::new(),
             compare,
             validator,
         }
@@ -219,6 +311,143 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         Validation::new(&self.name, self.validator.as_deref())
     }
 
+    // ----- settling (P1 step 2) -----
+
+    /// Decides a version loaded from a cell, helping as the caller may: a
+    /// pending write is stamped; a batch still being installed is aborted
+    /// (a writer, which must replace it now) or floored (a snapshot, which
+    /// only needs it to land after its revision: `Txn`). Returns its
+    /// revision if it happened, `None` if it has not (and, for the caller,
+    /// stands for the version it replaced).
+    pub(super) fn settle(&self, version: &Arc<Version<T>>, meeting: Meeting) -> Option<u64> {
+        loop {
+            match version.status() {
+                Status::Committed(revision) => return Some(revision),
+                Status::Aborted => return None,
+                Status::Pending => {
+                    // Held strongly from before the stamp, to pin it (P6).
+                    // `Gone`: its writer let go of it, which it does only
+                    // once the version is stamped: read the status again.
+                    if let Ok(replaced) = version.predecessor() {
+                        self.stamp(version, replaced.as_ref());
+                    }
+                }
+                Status::InTxn => {
+                    let txn = version
+                        .txn()
+                        .expect("an in-transaction version has its Txn");
+                    let decision = match (txn.state(), meeting) {
+                        (TxnState::Installing { .. }, Meeting::Abort) => txn.abort(),
+                        (TxnState::Installing { .. }, Meeting::FloorAbove(revision)) => {
+                            match txn.raise_floor(revision + 1) {
+                                TxnState::Installing { .. } => return None,
+                                decided => decided,
+                            }
+                        }
+                        (decided, _) => decided,
+                    };
+                    version.finalize(decision);
+                }
+            }
+        }
+    }
+
+    /// P1 steps 5–6: gives an installed, pending `version` a revision —
+    /// unless another thread did first — and publishes it. `replaced` is the
+    /// version it replaced, which the caller holds strongly.
+    pub(super) fn stamp(&self, version: &Arc<Version<T>>, replaced: Option<&Arc<Version<T>>>) {
+        let ticket = Ticket::take(self);
+        if version.try_stamp(ticket.revision) {
+            ticket.publish(version, replaced);
+        }
+        // Otherwise dropping the ticket publishes a hole.
+    }
+
+    /// P1 step 6: into the ring, fence (F1), wake the subscribers, pin what
+    /// the snapshots need.
+    fn publish<'r>(
+        &self,
+        version: &Arc<Version<T>>,
+        replaced: impl IntoIterator<Item = &'r Arc<Version<T>>>,
+    ) where
+        T: 'r,
+    {
+        let revision = version.revision();
+        let lapped = !self.ring.publish(revision, version);
+        // (F1) orders this write — the install, the revision, the ring slot —
+        // before the loads of the subscriber list and each `waiting` flag
+        // (pairs with F2 in `Subscribers::register` and F3 in
+        // `Subscriber::prepare_wait`), and of the snapshot registry (pairs
+        // with F2 in `SnapshotRegistry::register`).
+        fence(Ordering::SeqCst);
+        // A producer that was lapped must not publish silently: every
+        // current subscriber may be waiting at this revision.
+        self.subscribers.wake(|_| lapped);
+        for replaced in replaced {
+            self.snapshots.pin(replaced, revision);
+        }
+    }
+
+    /// P1 step 2 for a writer: settles the cell's version and says what
+    /// committed state it stands for. `Err(Retry)` when the cell is dead
+    /// (unlinked here) or changed under the writer.
+    #[inline]
+    pub(super) fn base<'g>(
+        &self,
+        cell: &Cell<T>,
+        current: &'g Arc<Version<T>>,
+    ) -> Result<Base<'g, T>, Retry> {
+        // The common case, decided from the status word and the payload the
+        // writer has loaded anyway.
+        if let Status::Committed(_) = current.status() {
+            match current.payload {
+                Payload::Live { .. } | Payload::LiveShared { .. } => {
+                    return Ok(Base::Live(Held::Borrowed(current)))
+                }
+                Payload::Empty => return Ok(Base::Absent(None)),
+                _ => {}
+            }
+        }
+        self.base_slow(cell, current)
+    }
+
+    #[cold]
+    fn base_slow<'g>(
+        &self,
+        cell: &Cell<T>,
+        current: &'g Arc<Version<T>>,
+    ) -> Result<Base<'g, T>, Retry> {
+        let mut held = Held::Borrowed(current);
+        loop {
+            if self.settle(&held, Meeting::Abort).is_none() {
+                // An aborted batch version: it stands for what it replaced.
+                held = match held.predecessor() {
+                    Ok(Some(replaced)) => Held::Owned(replaced),
+                    Ok(None) => return Ok(Base::Absent(None)),
+                    // Its batch restored the cell and let go: look again.
+                    Err(Gone) => return Err(Retry),
+                };
+                continue;
+            }
+            return match &held.payload {
+                Payload::Empty => Ok(Base::Absent(None)),
+                Payload::Live { .. } | Payload::LiveShared { .. } => Ok(Base::Live(held)),
+                Payload::Deleted(_) => {
+                    if held.claim_keep() {
+                        Ok(Base::Absent(Some(held)))
+                    } else {
+                        // Dying: only the cell's own version can be.
+                        self.keys.unlink(&held.key, cell);
+                        Err(Retry)
+                    }
+                }
+                Payload::Hole | Payload::Batch(_) => {
+                    unreachable!("holes and batch envelopes live only in the ring")
+                }
+            };
+        }
+    }
+
     // ----- writes (P1) -----
 
     /// Stores `value` under `key` (already validated).
@@ -237,25 +466,26 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     fn try_set(&self, cell: &Cell<T>, value: T) -> Result<SetResult, T> {
         let current = cell.load();
-        let created = match &current.payload {
-            Payload::Live { value: old, .. } => {
+        let base = match self.base(cell, &current) {
+            Ok(base) => base,
+            Err(Retry) => return Err(value),
+        };
+        let created = match &base {
+            Base::Live(old) => {
+                let old = old.live().expect("a live base holds a value");
                 if (self.compare)(old, &value) {
                     return Ok(SetResult::Unchanged);
                 }
                 false
             }
-            Payload::Deleted(_) => {
-                self.keys.unlink(&current.key, cell);
-                return Err(value);
-            }
-            // A cell never holds a hole; holes live only in the ring.
-            Payload::Empty | Payload::Hole => true,
+            Base::Absent(_) => true,
         };
-        match self.commit(cell, &current, Payload::Live { value, created }) {
-            Ok(()) if created => Ok(SetResult::Created),
-            Ok(()) => Ok(SetResult::Updated),
+        let payload = Payload::Live { value, created };
+        match self.install(cell, &current, &base, payload) {
+            Ok(_) if created => Ok(SetResult::Created),
+            Ok(_) => Ok(SetResult::Updated),
             Err(Payload::Live { value, .. }) => Err(value),
-            Err(_) => unreachable!("commit hands back the payload it was given"),
+            Err(_) => unreachable!("install hands back the payload it was given"),
         }
     }
 
@@ -272,25 +502,25 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             let attempt = self.keys.with_cell(key, |cell| {
                 let cell = cell.ok_or(Error::KeyNotFound)?;
                 let current = cell.load();
-                let old = match &current.payload {
-                    Payload::Live { value, .. } => value,
-                    Payload::Deleted(_) => {
-                        self.keys.unlink(&current.key, cell);
-                        return Err(Error::KeyNotFound);
-                    }
-                    Payload::Empty | Payload::Hole => return Err(Error::KeyNotFound),
+                let base = match self.base(cell, &current) {
+                    Ok(base) => base,
+                    Err(Retry) => return Ok(Attempt::Retry),
                 };
-                let new = f(old).map_err(|error| Error::Update(error.into()))?;
+                let Base::Live(old) = &base else {
+                    return Err(Error::KeyNotFound);
+                };
+                let old_value = old.live().expect("a live base holds a value");
+                let new = f(old_value).map_err(|error| Error::Update(error.into()))?;
                 self.validate(key, &new)?;
-                if (self.compare)(old, &new) {
+                if (self.compare)(old_value, &new) {
                     return Ok(Attempt::Done(false));
                 }
                 let payload = Payload::Live {
                     value: new,
                     created: false,
                 };
-                Ok(match self.commit(cell, &current, payload) {
-                    Ok(()) => Attempt::Done(true),
+                Ok(match self.install(cell, &current, &base, payload) {
+                    Ok(_) => Attempt::Done(true),
                     Err(_) => Attempt::Retry,
                 })
             })?;
@@ -308,18 +538,19 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                     return Attempt::Done(None);
                 };
                 let current = cell.load();
-                match &current.payload {
-                    Payload::Live { .. } => {}
-                    Payload::Deleted(_) => {
-                        self.keys.unlink(&current.key, cell);
-                        return Attempt::Done(None);
-                    }
-                    Payload::Empty | Payload::Hole => return Attempt::Done(None),
-                }
-                let previous = Arc::clone(&current);
-                match self.commit(cell, &current, Payload::Deleted(Arc::clone(&previous))) {
-                    Ok(()) => {
-                        self.keys.unlink(&current.key, cell);
+                let base = match self.base(cell, &current) {
+                    Ok(base) => base,
+                    Err(Retry) => return Attempt::Retry,
+                };
+                let Base::Live(previous) = &base else {
+                    // Absent. A tombstone claimed KEEP here simply stays.
+                    return Attempt::Done(None);
+                };
+                let previous = Arc::clone(previous);
+                let payload = Payload::Deleted(Arc::clone(&previous));
+                match self.install(cell, &current, &base, payload) {
+                    Ok(tombstone) => {
+                        self.retire(cell, &tombstone);
                         Attempt::Done(Some(previous))
                     }
                     Err(_) => Attempt::Retry,
@@ -331,53 +562,88 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         }
     }
 
-    /// Steps 4–6 of P1: take a revision, CAS, publish. On a lost CAS the
-    /// revision becomes a hole and the payload comes back for the retry.
-    fn commit(
+    /// P1 steps 4–6 for one key: install `payload` over `current` (which
+    /// settled to `base`), then stamp and publish it; the installed version.
+    /// On a lost install the payload comes back for the retry.
+    fn install(
         &self,
         cell: &Cell<T>,
         current: &Arc<Version<T>>,
+        base: &Base<'_, T>,
         payload: Payload<T>,
-    ) -> Result<(), Payload<T>> {
-        let ticket = Ticket::take(self, &current.key);
-        let next = Arc::new(Version::new(
-            ticket.revision,
-            Arc::clone(&current.key),
-            payload,
-        ));
+    ) -> Result<Arc<Version<T>>, Payload<T>> {
+        let replaced = base.replaced();
+        let delta = live_delta(base, &payload);
+        // A tombstone links to what it replaced strongly, in its payload.
+        let link = match payload {
+            Payload::Deleted(_) => None,
+            _ => replaced,
+        };
+        let next = Arc::new(Version::pending(Arc::clone(&current.key), payload, link));
         if !cell.compare_and_swap(current, &next) {
-            drop(ticket);
             let next =
                 Arc::into_inner(next).expect("a version that lost its CAS is shared with nobody");
             return Err(next.payload);
         }
-        match (&current.payload, &next.payload) {
-            (Payload::Empty, Payload::Live { .. }) => {
-                self.live.fetch_add(1, Ordering::Relaxed);
-            }
-            (_, Payload::Deleted(_)) => {
-                self.live.fetch_sub(1, Ordering::Relaxed);
-            }
-            _ => {}
+        if delta != 0 {
+            self.live.fetch_add(delta, Ordering::Relaxed);
         }
-        ticket.publish(&next);
-        Ok(())
+        self.stamp(&next, replaced);
+        Ok(next)
     }
 
-    /// Step 6 of P1: into the ring, then fence (F1, in `wake_after_write`,
-    /// which orders this write's cell CAS and ring slot before the loads of
-    /// the subscribers), then overflow or wake them.
-    fn publish(&self, version: &Arc<Version<T>>) {
-        let revision = version.revision;
-        let lapped = !self.ring.publish(version);
-        self.subscribers
-            .wake_after_write(|subscriber| lapped || revision < subscriber.replay_floor);
+    /// After a delete: unlink the dead cell now if no snapshot may need it,
+    /// else leave it linked in the graveyard (P6, "Deleted keys"). The
+    /// caller published a version or a hole since taking its revision, so
+    /// its F1 orders the delete before the registry check here.
+    fn retire(&self, cell: &Cell<T>, tombstone: &Arc<Version<T>>) {
+        if !self.snapshots.is_empty() {
+            self.graveyard.push(Arc::clone(tombstone));
+        } else if tombstone.claim_dying() {
+            // Dying wins over any writer, so the cell holds this tombstone
+            // for good: unlink it. (A writer that claimed KEEP first keeps
+            // the cell, and nothing is unlinked.)
+            self.keys.unlink(&tombstone.key, cell);
+        }
+    }
+
+    /// Unlinks the graveyard's tombstones that no held snapshot can need;
+    /// the others wait for the next sweep.
+    fn sweep(&self) {
+        let tombstones = self.graveyard.take_all();
+        if tombstones.is_empty() {
+            return;
+        }
+        // Pairs with F2 in `SnapshotRegistry::register`: a snapshot this
+        // does not see reads `head` after every revision below, so it reads
+        // these keys as deleted whether or not their cells are linked.
+        fence(Ordering::SeqCst);
+        for tombstone in tombstones {
+            let revision = match tombstone.status() {
+                Status::Committed(revision) => revision,
+                other => unreachable!("only stamped tombstones are retired ({other:?})"),
+            };
+            if self.snapshots.needs_before(revision) {
+                self.graveyard.push(tombstone);
+                continue;
+            }
+            let key = Arc::clone(&tombstone.key);
+            let unlinked = self.keys.with_cell(&key, |cell| match cell {
+                Some(cell) if Arc::ptr_eq(&cell.load(), &tombstone) && tombstone.claim_dying() => {
+                    self.keys.unlink(&key, cell);
+                    true
+                }
+                _ => false,
+            });
+            let _ = unlinked; // a cell written again since stays, for its writer
+        }
     }
 
     // ----- reads -----
 
     /// Calls `f` with the live version of `key`, if any. Writes no shared
-    /// memory: guards only.
+    /// memory unless the key's newest write is still in flight (then it
+    /// reads the version that write replaces).
     #[inline]
     pub(crate) fn with_live<R>(
         &self,
@@ -385,28 +651,40 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         f: impl FnOnce(&Arc<Version<T>>) -> R,
     ) -> Option<R> {
         self.keys.with_cell(key, |cell| {
-            let current = cell?.load();
-            match current.payload {
-                Payload::Live { .. } => Some(f(&current)),
-                _ => None,
+            let cell = cell?;
+            let current = cell.load();
+            if let Status::Committed(_) = current.status() {
+                return match current.payload {
+                    Payload::Live { .. } | Payload::LiveShared { .. } => Some(f(&current)),
+                    _ => None,
+                };
             }
+            let visible = visible(cell)?;
+            visible.live().is_some().then(|| f(&visible))
         })
     }
 
-    /// Visits the live versions with keys in `range`, with their values, in
-    /// key order, until `f` breaks.
-    pub(crate) fn scan_live(
-        &self,
-        range: (Bound<&str>, Bound<&str>),
-        mut f: impl FnMut(&Arc<Version<T>>, &T) -> ControlFlow<()>,
-    ) {
-        self.keys.scan(range, |cell| {
-            let current = cell.load();
-            match current.live() {
-                Some(value) => f(&current, value),
-                None => ControlFlow::Continue(()),
-            }
-        });
+    /// The committed live version of `key` now, as a reader sees it (writes
+    /// nothing); `None` if the key is absent.
+    pub(crate) fn committed(&self, key: &str) -> Option<Arc<Version<T>>> {
+        self.keys
+            .with_cell(key, |cell| visible(cell?))
+            .filter(|version| version.live().is_some())
+    }
+
+    /// True if some key holds a value now. Writes nothing.
+    pub(crate) fn has_live(&self) -> bool {
+        let mut found = false;
+        self.keys
+            .scan((Bound::Unbounded, Bound::Unbounded), |cell| {
+                if visible(cell).is_some_and(|version| version.live().is_some()) {
+                    found = true;
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        found
     }
 
     /// Number of live keys; exact on a quiescent kind.
@@ -419,54 +697,120 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         self.head.load(Ordering::Relaxed) - 1
     }
 
+    // ----- snapshots (P6) -----
+
+    /// Takes a snapshot of the kind at its current revision.
+    pub(crate) fn snapshot(self: &Arc<Self>) -> RawSnapshot<T> {
+        let registration = self.snapshots.register(&self.head);
+        let revision = registration
+            .revision()
+            .expect("registration fixes the revision");
+        RawSnapshot {
+            kind: Arc::clone(self),
+            registration,
+            revision,
+        }
+    }
+
+    /// Calls `f` with the version of `cell` at `revision` (any payload), or
+    /// returns `None` if the key was absent then.
+    fn at_revision<R>(
+        &self,
+        cell: &Cell<T>,
+        revision: u64,
+        f: impl FnOnce(&Arc<Version<T>>) -> R,
+    ) -> Option<R> {
+        'reload: loop {
+            let current = cell.load();
+            let mut held = Held::Borrowed(&current);
+            loop {
+                let newer = match self.settle(&held, Meeting::FloorAbove(revision)) {
+                    Some(committed) => committed > revision,
+                    None => true, // aborted: stands for what it replaced
+                };
+                if !newer {
+                    return match held.payload {
+                        Payload::Empty => None,
+                        _ => Some(f(&held)),
+                    };
+                }
+                held = match held.predecessor() {
+                    Ok(Some(replaced)) => Held::Owned(replaced),
+                    Ok(None) => return None,
+                    // An aborted batch restored the cell and let go (a
+                    // committed version's predecessor never goes while a
+                    // snapshot may need it: P6).
+                    Err(Gone) => continue 'reload,
+                };
+            }
+        }
+    }
+
     // ----- watch (P4) -----
 
-    /// Registers a subscriber and returns its cursor; with `replay`, the
-    /// cursor first yields the kind's current entries (see P4 above).
+    /// Registers a subscriber and returns its cursor (see P4 above).
     pub(crate) fn subscribe(
         self: &Arc<Self>,
-        replay: bool,
+        start: Start,
         buffer: u64,
         types: EventTypes,
-    ) -> Cursor<T> {
-        let start = self.head.load(Ordering::Relaxed);
-        let (first, floor) = if replay {
-            let capacity = self.ring.capacity();
-            let floor = start.saturating_sub(capacity).max(1);
-            let first = (floor..start)
-                .find(|&revision| !self.ring.is_published(revision))
-                .unwrap_or(start);
-            (first, floor)
-        } else {
-            (start, 0)
-        };
-        let subscriber = Arc::new(Subscriber::new(floor));
-        // Registering fences (F2): the registration is ordered before the
-        // walk's cell loads. Pairs with F1 in producers: see "P4" above.
-        self.subscribers.register(&subscriber);
-        let (seen, filter_until) = if replay {
-            let mut seen: Vec<Arc<Version<T>>> = Vec::new();
-            self.keys
-                .scan((Bound::Unbounded, Bound::Unbounded), |cell| {
-                    let current = cell.load();
-                    if matches!(current.payload, Payload::Live { .. } | Payload::Deleted(_)) {
-                        seen.push(Arc::clone(&current));
-                    }
+    ) -> Result<Cursor<T>, Compacted> {
+        let subscriber = Arc::new(Subscriber::new());
+        match start {
+            Start::Now => {
+                self.subscribers.register(&subscriber);
+                // Acquire: as a snapshot's read of `head` (nothing is filtered
+                // by it, but the cursor's first slot read is after it).
+                let next = self.head.load(Ordering::Acquire);
+                Ok(Cursor::new(
+                    Arc::clone(self),
+                    subscriber,
+                    next,
+                    buffer,
+                    types,
+                    Vec::new(),
+                ))
+            }
+            Start::Replay => {
+                let snapshot = self.snapshot();
+                let mut replay = Vec::new();
+                snapshot.scan((Bound::Unbounded, Bound::Unbounded), |version, _| {
+                    replay.push(Arc::clone(version));
                     ControlFlow::Continue(())
                 });
-            (seen, self.head.load(Ordering::Relaxed))
-        } else {
-            (Vec::new(), 0)
-        };
-        Cursor::new(
-            Arc::clone(self),
-            subscriber,
-            first,
-            buffer,
-            types,
-            seen,
-            filter_until,
-        )
+                self.subscribers.register(&subscriber);
+                let next = snapshot.revision + 1;
+                drop(snapshot);
+                Ok(Cursor::new(
+                    Arc::clone(self),
+                    subscriber,
+                    next,
+                    buffer,
+                    types,
+                    replay,
+                ))
+            }
+            Start::At(requested) => {
+                let requested = requested.max(1);
+                self.subscribers.register(&subscriber);
+                if let SlotRead::Overwritten = self.ring.read(requested) {
+                    self.subscribers.remove(&subscriber);
+                    let head = self.head.load(Ordering::Relaxed);
+                    return Err(Compacted {
+                        requested,
+                        oldest: head.saturating_sub(self.ring.capacity()).max(1),
+                    });
+                }
+                Ok(Cursor::new(
+                    Arc::clone(self),
+                    subscriber,
+                    requested,
+                    buffer,
+                    types,
+                    Vec::new(),
+                ))
+            }
+        }
     }
 
     pub(crate) fn head(&self) -> u64 {
@@ -485,7 +829,111 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// `store.rs`, which fenced after writing the flag and before finding
     /// this kind).
     pub(crate) fn wake_all(&self) {
-        self.subscribers.wake_after_write(|_| false);
+        self.subscribers.wake(|_| false);
+    }
+}
+
+/// A `start_revision` older than the ring still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Compacted {
+    pub(crate) requested: u64,
+    pub(crate) oldest: u64,
+}
+
+/// The change in the live count when `payload` replaces `base`.
+pub(super) fn live_delta<T>(base: &Base<'_, T>, payload: &Payload<T>) -> i64 {
+    match (base, payload) {
+        (Base::Absent(_), Payload::Live { .. } | Payload::LiveShared { .. }) => 1,
+        (Base::Live(_), Payload::Deleted(_)) => -1,
+        _ => 0,
+    }
+}
+
+/// Reader side: the committed version a cell stands for now, writing
+/// nothing — a version not stamped yet, or a batch not decided, stands for
+/// the version it replaced. `None`: the key is absent.
+fn visible<T>(cell: &Cell<T>) -> Option<Arc<Version<T>>> {
+    'reload: loop {
+        let mut version = cell.load_full();
+        loop {
+            let happened = match version.status() {
+                Status::Committed(_) => true,
+                Status::Pending | Status::Aborted => false,
+                Status::InTxn => matches!(
+                    version.txn().map(|txn| txn.state()),
+                    Some(TxnState::Committed(_))
+                ),
+            };
+            if happened {
+                return match version.payload {
+                    Payload::Empty => None,
+                    _ => Some(version),
+                };
+            }
+            version = match version.predecessor() {
+                Ok(Some(replaced)) => replaced,
+                Ok(None) => return None,
+                // Stamped, or restored, since: look again.
+                Err(Gone) => continue 'reload,
+            };
+        }
+    }
+}
+
+/// A snapshot of one kind at one revision (P6). Dropping it lets go of its
+/// pins and sweeps the kind's graveyard.
+pub(crate) struct RawSnapshot<T: Send + Sync + 'static> {
+    kind: Arc<RawKind<T>>,
+    registration: Arc<Registration<T>>,
+    revision: u64,
+}
+
+impl<T: Send + Sync + 'static> RawSnapshot<T> {
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    pub(crate) fn kind(&self) -> &Arc<RawKind<T>> {
+        &self.kind
+    }
+
+    /// Calls `f` with the live version of `key` at the snapshot's revision.
+    pub(crate) fn with_live<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&Arc<Version<T>>) -> R,
+    ) -> Option<R> {
+        self.kind.keys.with_cell(key, |cell| {
+            self.kind
+                .at_revision(cell?, self.revision, |version| {
+                    version.live().is_some().then(|| f(version))
+                })
+                .flatten()
+        })
+    }
+
+    /// Visits the live versions at the snapshot's revision with keys in
+    /// `range`, with their values, in key order, until `f` breaks.
+    pub(crate) fn scan(
+        &self,
+        range: (Bound<&str>, Bound<&str>),
+        mut f: impl FnMut(&Arc<Version<T>>, &T) -> ControlFlow<()>,
+    ) {
+        self.kind.keys.scan(range, |cell| {
+            self.kind
+                .at_revision(cell, self.revision, |version| match version.live() {
+                    Some(value) => f(version, value),
+                    None => ControlFlow::Continue(()),
+                })
+                .unwrap_or(ControlFlow::Continue(()))
+        });
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for RawSnapshot<T> {
+    fn drop(&mut self) {
+        self.kind.snapshots.unregister(&self.registration);
+        self.kind.sweep();
     }
 }
 
@@ -507,8 +955,11 @@ mod tests {
     #[test]
     fn a_dropped_cursor_unsubscribes() {
         let kind = kind(4);
-        let first = kind.subscribe(false, 4, EventTypes::ALL);
-        let second = kind.subscribe(true, 4, EventTypes::ALL);
+        let first = kind.subscribe(Start::Now, 4, EventTypes::ALL).ok().unwrap();
+        let second = kind
+            .subscribe(Start::Replay, 4, EventTypes::ALL)
+            .ok()
+            .unwrap();
         assert_eq!(kind.subscribers.len(), 2);
         drop(first);
         assert_eq!(kind.subscribers.len(), 1);
@@ -519,12 +970,45 @@ mod tests {
     #[test]
     fn an_overflowed_cursor_is_still_unsubscribed_on_drop() {
         let kind = kind(2);
-        let mut cursor = kind.subscribe(false, 1, EventTypes::ALL);
+        let mut cursor = kind.subscribe(Start::Now, 1, EventTypes::ALL).ok().unwrap();
         for value in 0..5 {
             kind.set("a", value);
         }
         assert!(matches!(cursor.step(), Step::Overflow));
         drop(cursor);
         assert_eq!(kind.subscribers.len(), 0);
+    }
+
+    #[test]
+    fn a_snapshot_pins_what_it_needs_and_lets_go() {
+        let kind = kind(4);
+        kind.set("a", 1);
+        let snapshot = kind.snapshot();
+        assert_eq!(kind.snapshots.len(), 1);
+        for value in 2..6 {
+            kind.set("a", value);
+        }
+        assert_eq!(snapshot.registration.pinned(), 4, "one pin per write");
+        assert_eq!(snapshot.with_live("a", |v| *v.live().unwrap()), Some(1));
+        drop(snapshot);
+        assert_eq!(kind.snapshots.len(), 0);
+    }
+
+    #[test]
+    fn a_delete_under_a_snapshot_waits_in_the_graveyard() {
+        let kind = kind(4);
+        kind.set("a", 1);
+        let snapshot = kind.snapshot();
+        kind.delete("a");
+        assert_eq!(kind.graveyard.len(), 1);
+        assert_eq!(snapshot.with_live("a", |v| *v.live().unwrap()), Some(1));
+        drop(snapshot);
+        assert_eq!(kind.graveyard.len(), 0, "swept when the snapshot went");
+        let mut cells = 0;
+        kind.keys.scan((Bound::Unbounded, Bound::Unbounded), |_| {
+            cells += 1;
+            ControlFlow::Continue(())
+        });
+        assert_eq!(cells, 0, "and unlinked");
     }
 }

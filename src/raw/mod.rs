@@ -72,6 +72,7 @@
 //! * A watcher that falls behind more than its buffer is overflowed; it
 //!   never slows a producer.
 
+pub(crate) mod batch;
 pub(crate) mod cell;
 pub(crate) mod cursor;
 pub(crate) mod hash;
@@ -83,6 +84,8 @@ pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod kind;
 pub(crate) mod ring;
+pub(crate) mod snapshot;
+pub(crate) mod stack;
 pub(crate) mod store;
 pub(crate) mod subscriber;
 pub(crate) mod version;

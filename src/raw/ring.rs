@@ -38,7 +38,7 @@ impl<T> Ring<T> {
     /// hole that every real revision (from 1) is newer than.
     pub(crate) fn new(capacity: usize) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        let initial = Arc::new(Version::new(0, Arc::from(""), Payload::Hole));
+        let initial = Arc::new(Version::committed(0, Arc::from(""), Payload::Hole));
         Ring {
             slots: (0..capacity)
                 .map(|_| ArcCell::new(Arc::clone(&initial)))
@@ -57,13 +57,14 @@ impl<T> Ring<T> {
         &self.slots[(revision & self.mask) as usize]
     }
 
-    /// Publishes `version` into its slot. False if the slot already holds a
+    /// Publishes `version`, stamped `revision`, into its slot. False if the slot already holds a
     /// newer revision (this producer was lapped); the version is then dropped.
-    pub(crate) fn publish(&self, version: &Arc<Version<T>>) -> bool {
-        let slot = self.slot(version.revision);
+    pub(crate) fn publish(&self, revision: u64, version: &Arc<Version<T>>) -> bool {
+        debug_assert_eq!(version.revision(), revision);
+        let slot = self.slot(revision);
         loop {
             let current = slot.load();
-            if current.revision > version.revision {
+            if current.revision() > revision {
                 return false;
             }
             if slot.compare_and_swap(&current, version) {
@@ -76,7 +77,7 @@ impl<T> Ring<T> {
     #[inline]
     pub(crate) fn read(&self, revision: u64) -> SlotRead<T> {
         let current = self.slot(revision).load();
-        match current.revision.cmp(&revision) {
+        match current.revision().cmp(&revision) {
             std::cmp::Ordering::Equal => SlotRead::Published(current),
             std::cmp::Ordering::Less => SlotRead::NotYet,
             std::cmp::Ordering::Greater => SlotRead::Overwritten,
@@ -84,6 +85,7 @@ impl<T> Ring<T> {
     }
 
     /// True if the slot of `revision` holds exactly that revision.
+    #[cfg(test)]
     pub(crate) fn is_published(&self, revision: u64) -> bool {
         matches!(self.read(revision), SlotRead::Published(_))
     }
@@ -94,7 +96,7 @@ mod tests {
     use super::*;
 
     fn version(revision: u64) -> Arc<Version<u32>> {
-        Arc::new(Version::new(revision, Arc::from("k"), Payload::Hole))
+        Arc::new(Version::committed(revision, Arc::from("k"), Payload::Hole))
     }
 
     #[test]
@@ -104,25 +106,25 @@ mod tests {
             matches!(ring.read(1), SlotRead::NotYet),
             "the initial stamp is 0"
         );
-        assert!(ring.publish(&version(1)));
-        assert!(matches!(ring.read(1), SlotRead::Published(v) if v.revision == 1));
+        assert!(ring.publish(1, &version(1)));
+        assert!(matches!(ring.read(1), SlotRead::Published(v) if v.revision() == 1));
         assert!(ring.is_published(1));
         assert!(
             matches!(ring.read(5), SlotRead::NotYet),
             "same slot, older stamp"
         );
-        assert!(ring.publish(&version(5)));
+        assert!(ring.publish(5, &version(5)));
         assert!(matches!(ring.read(1), SlotRead::Overwritten), "lapped");
     }
 
     #[test]
     fn a_publisher_never_replaces_a_newer_revision() {
         let ring = Ring::<u32>::new(2);
-        assert!(ring.publish(&version(4)));
+        assert!(ring.publish(4, &version(4)));
         assert!(
-            !ring.publish(&version(2)),
+            !ring.publish(2, &version(2)),
             "a stalled producer is told it was lapped"
         );
-        assert!(matches!(ring.read(4), SlotRead::Published(v) if v.revision == 4));
+        assert!(matches!(ring.read(4), SlotRead::Published(v) if v.revision() == 4));
     }
 }

@@ -2,7 +2,7 @@
 //! protocol between them.
 //!
 //! Producers never look at a watcher's cursor. They see only this record:
-//! a `waiting` flag, a waker slot, an `overflowed` flag, and the replay floor.
+//! a `waiting` flag, a waker slot and an `overflowed` flag.
 //!
 //! # Wake-ups without lost signals (store-buffering, fenced)
 //!
@@ -42,19 +42,14 @@ use std::task::Waker;
 use crate::sync::{fence, Arc, ArcCell, AtomicBool, AtomicUsize, Ordering, WakerSlot};
 
 pub(crate) struct Subscriber {
-    /// A write whose revision is below this and that lands after the
-    /// subscription started may be missing from the replay: its producer
-    /// overflows this subscriber instead (P4). 0 without replay.
-    pub(crate) replay_floor: u64,
     waiting: AtomicBool,
     overflowed: AtomicBool,
     waker: WakerSlot,
 }
 
 impl Subscriber {
-    pub(crate) fn new(replay_floor: u64) -> Self {
+    pub(crate) fn new() -> Self {
         Subscriber {
-            replay_floor,
             waiting: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             waker: Default::default(),
@@ -82,8 +77,8 @@ impl Subscriber {
     }
 
     /// Producer side, called after the producer's write and a `fence(SeqCst)`
-    /// (F1, in `Subscribers::wake_after_write`): wakes the consumer if it is
-    /// asleep or about to be.
+    /// (F1, in `RawKind::publish`): wakes the consumer if it is asleep or
+    /// about to be.
     #[inline]
     pub(crate) fn wake_if_waiting(&self) {
         // Acquire: synchronizes with `prepare_wait`'s Release store, so the
@@ -130,10 +125,9 @@ impl Subscribers {
     }
 
     /// Adds `subscriber` (lock-free: a CAS loop over copies), then fences
-    /// (F2), so that whatever the subscriber reads next — the replay walk of
-    /// P4 (`kind.rs`), its first look at the ring — either sees a producer's
-    /// write, or that producer's look at this list after its F1 finds the
-    /// subscriber.
+    /// (F2), so that whatever the subscriber reads next — its first look at
+    /// the ring — either sees a producer's write, or that producer's look at
+    /// this list after its F1 finds the subscriber.
     pub(crate) fn register(&self, subscriber: &Arc<Subscriber>) {
         loop {
             let current = self.list.load_full();
@@ -145,7 +139,7 @@ impl Subscribers {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        // (F2) pairs with F1 in `wake_after_write`.
+        // (F2) pairs with F1 in `RawKind::publish`.
         fence(Ordering::SeqCst);
     }
 
@@ -173,16 +167,12 @@ impl Subscribers {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Producer side, once its write is visible (a ring slot, the closed
-    /// flag): fences (F1), then marks overflowed the subscribers `overflows`
-    /// picks and wakes every other sleeping one. (Marking wakes too: see
-    /// `mark_overflowed`.)
+    /// Producer side, after its write (a ring slot, the closed flag) and a
+    /// `fence(SeqCst)` (F1: `RawKind::publish`, `RawStore::close`): marks
+    /// overflowed the subscribers `overflows` picks and wakes every other
+    /// sleeping one. (Marking wakes too: see `mark_overflowed`.)
     #[inline]
-    pub(crate) fn wake_after_write(&self, overflows: impl Fn(&Subscriber) -> bool) {
-        // (F1) orders the caller's write before the loads of the count, the
-        // list and each `waiting` flag. Pairs with F2 (`register`) and F3
-        // (`Subscriber::prepare_wait`).
-        fence(Ordering::SeqCst);
+    pub(crate) fn wake(&self, overflows: impl Fn(&Subscriber) -> bool) {
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }

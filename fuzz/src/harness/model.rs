@@ -5,10 +5,11 @@
 //! store, and compares. The model keeps, per kind, a log of every event with
 //! its revision: revisions are counted per kind, one per write that changed
 //! something (an unchanged `set`, a rejected value or a panicking callback
-//! takes none). On one thread a write loses its compare-and-swap only to a
-//! write made from inside its own update closure ([`Change::ReenterSet`],
-//! [`Change::ReenterDelete`]); the revision it took then becomes a hole,
-//! which watchers skip but which counts as a write for overflow.
+//! takes none). On one thread a write loses its install only to a write made
+//! from inside its own update closure ([`Change::ReenterSet`],
+//! [`Change::ReenterDelete`]); it took no revision yet (a revision is taken
+//! only after the install), so it simply runs again: on one thread,
+//! revisions are dense.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -447,7 +448,9 @@ pub struct Logged {
 pub struct KindModel {
     pub entries: BTreeMap<String, Stored>,
     /// Every revision from 1, in order: an event, or `None` for a hole.
-    pub log: Vec<Option<Logged>>,
+    /// The events of each revision from 1: one for a single write, several
+    /// (in key order) for an atomic batch.
+    pub log: Vec<Vec<Logged>>,
 }
 
 /// The model of a whole store.
@@ -507,10 +510,10 @@ impl Model {
             .map_or(0, |k| k.log.len().try_into().expect("fits"))
     }
 
-    /// The event of `revision` (from 1) of `kind`; `None` for a hole.
-    pub fn event(&self, kind: &str, revision: u64) -> Option<&Logged> {
+    /// The events of `revision` (from 1) of `kind`.
+    pub fn events(&self, kind: &str, revision: u64) -> &[Logged] {
         let index = usize::try_from(revision - 1).expect("fits");
-        self.kinds[kind].log[index].as_ref()
+        &self.kinds[kind].log[index]
     }
 
     fn validate(&self, kind: &str, key: &str, value: u8) -> Outcome<()> {
@@ -530,6 +533,27 @@ impl Model {
     fn write(&mut self, kind: &str, key: &str, value: Option<u8>) {
         let model = self.kinds.entry(kind.to_owned()).or_default();
         let revision = u64::try_from(model.log.len()).expect("fits") + 1;
+        let logged = Self::apply(model, revision, key, value);
+        model.log.push(vec![logged]);
+    }
+
+    /// Records an atomic batch: every change at one revision, in key order.
+    /// No change: no revision.
+    fn write_batch(&mut self, kind: &str, changes: &[(&str, u8, EventType)]) {
+        if changes.is_empty() {
+            return;
+        }
+        let model = self.kinds.entry(kind.to_owned()).or_default();
+        let revision = u64::try_from(model.log.len()).expect("fits") + 1;
+        let logged = changes
+            .iter()
+            .map(|&(key, value, _)| Self::apply(model, revision, key, Some(value)))
+            .collect();
+        model.log.push(logged);
+    }
+
+    /// Applies one change to a kind's entries; its event.
+    fn apply(model: &mut KindModel, revision: u64, key: &str, value: Option<u8>) -> Logged {
         let (event_type, value) = match value {
             Some(value) => {
                 let stored = Stored { value, revision };
@@ -546,21 +570,11 @@ impl Model {
                 (EventType::Delete, previous)
             }
         };
-        model.log.push(Some(Logged {
+        Logged {
             key: key.to_owned(),
             event_type,
             value,
-        }));
-    }
-
-    /// Records a revision taken by a write that then lost its
-    /// compare-and-swap.
-    fn hole(&mut self, kind: &str) {
-        self.kinds
-            .entry(kind.to_owned())
-            .or_default()
-            .log
-            .push(None);
+        }
     }
 
     // ----- writes -----
@@ -587,8 +601,10 @@ impl Model {
 
     /// `set_many`: every item is checked (key, then validator) in the order
     /// given, and only then applied, in key order (a stable sort: of two
-    /// items with one key the later wins). A compare panic stops it midway:
-    /// the items before it stay written, as `set_many` is no transaction.
+    /// items with one key the later wins), atomically: the changed keys take
+    /// one revision together, the unchanged are skipped, and a batch that
+    /// changes nothing takes none. A compare panic stops it with nothing
+    /// written.
     pub fn set_many(&mut self, kind: &str, items: &[(&str, u8)]) -> Outcome<()> {
         self.gate(kind, None)?;
         for &(key, value) in items {
@@ -599,9 +615,22 @@ impl Model {
         }
         let mut sorted = items.to_vec();
         sorted.sort_by_key(|&(key, _)| key);
+        let mut last: BTreeMap<&str, u8> = BTreeMap::new();
         for (key, value) in sorted {
-            self.store_value(kind, key, value)?;
+            last.insert(key, value);
         }
+        let mut changes = Vec::new();
+        for (key, value) in last {
+            match self.entries(kind).get(key) {
+                None => changes.push((key, value, EventType::Create)),
+                Some(old) => match self.rules.compare(old.value, value) {
+                    Sameness::Equal => {}
+                    Sameness::Different => changes.push((key, value, EventType::Update)),
+                    Sameness::Panic => return Err(Stopped::Panicked),
+                },
+            }
+        }
+        self.write_batch(kind, &changes);
         Ok(())
     }
 
@@ -621,8 +650,8 @@ impl Model {
     }
 
     /// P1 for `update`: load, run the closure, validate, compare, then
-    /// compare-and-swap — which fails only if the closure itself wrote the
-    /// key, and then costs a hole and a new round.
+    /// install — which fails only if the closure itself wrote the key, and
+    /// then costs a new round (no revision: it is taken after the install).
     fn update_existing(
         &mut self,
         kind: &str,
@@ -665,7 +694,6 @@ impl Model {
                 self.write(kind, key, Some(new));
                 return Ok(true);
             }
-            self.hole(kind);
         }
     }
 

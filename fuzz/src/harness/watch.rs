@@ -144,8 +144,9 @@ struct Expected {
     spec: WatchSpec,
     /// Replayed creates still to come (the filter applies when they are due).
     replay: VecDeque<(String, Stored)>,
-    /// The next live revision.
+    /// The next live revision, and the next event within it.
     next: u64,
+    within: usize,
     /// Overflow or `Closed` was delivered: only `Closed` follows.
     ended: bool,
 }
@@ -166,6 +167,7 @@ impl Expected {
             spec,
             replay,
             next: model.revision(kind) + 1,
+            within: 0,
             ended: false,
         }
     }
@@ -202,10 +204,14 @@ impl Expected {
         }
         while self.next < head {
             let revision = self.next;
-            self.next += 1;
-            let Some(event) = model.event(&self.kind, revision) else {
-                continue; // a hole
+            let events = model.events(&self.kind, revision);
+            let Some(event) = events.get(self.within) else {
+                // The revision is done (or was a hole).
+                self.next += 1;
+                self.within = 0;
+                continue;
             };
+            self.within += 1;
             if self.spec.types.admits(event.event_type) {
                 return Delivery::Event(Seen {
                     key: event.key.clone(),

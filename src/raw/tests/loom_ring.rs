@@ -9,7 +9,7 @@ use crate::sync::Arc;
 /// A version whose key names its revision, so a reader can tell whether a
 /// slot's stamp and payload belong together.
 fn version(revision: u64) -> Arc<Version<u64>> {
-    Arc::new(Version::new(
+    Arc::new(Version::committed(
         revision,
         Arc::from(revision.to_string()),
         Payload::Live {
@@ -24,7 +24,8 @@ fn check_read(ring: &Ring<u64>, revision: u64) -> SlotState {
     match ring.read(revision) {
         SlotRead::Published(found) => {
             assert_eq!(
-                found.revision, revision,
+                found.revision(),
+                revision,
                 "the stamp is the revision asked for"
             );
             assert_eq!(
@@ -59,11 +60,11 @@ fn a_publish_races_a_lapped_read() {
         let ring = Arc::new(Ring::<u64>::new(2));
         let early = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(&version(1)))
+            loom::thread::spawn(move || ring.publish(1, &version(1)))
         };
         let late = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(&version(3)))
+            loom::thread::spawn(move || ring.publish(3, &version(3)))
         };
         let first = check_read(&ring, 1);
         let second = check_read(&ring, 1);
@@ -93,11 +94,11 @@ fn a_stalled_publisher_is_told_it_was_lapped() {
         let ring = Arc::new(Ring::<u64>::new(1));
         let older = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(&version(1)))
+            loom::thread::spawn(move || ring.publish(1, &version(1)))
         };
         let newer = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(&version(2)))
+            loom::thread::spawn(move || ring.publish(2, &version(2)))
         };
         let seen = check_read(&ring, 1);
         let older_published = older.join().unwrap();
