@@ -98,3 +98,58 @@ fn a_writer_stalled_below_the_replay_floor_cannot_hide() {
         }
     });
 }
+
+/// The gap of issue 8: a writer takes its revision, stalls, and lands its
+/// write after a replay watcher's walk has passed the key; a later write of
+/// the same key must then not reach the watcher as if the stalled one never
+/// happened. Each value carries the value it replaced, so the watcher checks
+/// every update against its replica as events arrive — not only at the end,
+/// when an overflow may have come since. With the revision taken before the
+/// install (the design before issue 8), this model finds that interleaving
+/// (at a preemption bound of 3); with install-then-stamp there is none.
+#[test]
+fn a_stalled_writer_cannot_open_a_gap_in_a_replay() {
+    model(|| {
+        let store = Store::<(u32, u32)>::builder().ring_capacity(1).build();
+        store.set("k", "a", (0, 0)).unwrap();
+        let chained = |value: u32| move |old: &(u32, u32)| Ok::<_, Error>((old.1, value));
+        let stalled = {
+            let store = store.clone();
+            thread::spawn(move || {
+                store.update("k", "a", chained(1)).unwrap();
+            })
+        };
+        // One more revision, so that a stalled writer can be below the old
+        // design's replay floor (S − C, with C = 1).
+        store.set("k", "b", (0, 1)).unwrap();
+        let mut watch = store
+            .watch("k", WatchOptions::new().replay(true).buffer_size(1))
+            .unwrap();
+        let later = {
+            let store = store.clone();
+            thread::spawn(move || {
+                store.update("k", "a", chained(2)).unwrap();
+            })
+        };
+        let mut replica: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        let mut check = |drained: loom_tests::Drained<(u32, u32)>| -> bool {
+            for event in &drained.events {
+                if let Some(held) = replica.get(&*event.key) {
+                    assert_eq!(
+                        event.value.0, held.1,
+                        "a silent gap: {:?} {} arrived on top of {}",
+                        event.event_type, event.key, held.1
+                    );
+                }
+                apply(&mut replica, event);
+            }
+            drained.ended.is_none()
+        };
+        let open = check(drain(&mut watch));
+        stalled.join().unwrap();
+        later.join().unwrap();
+        if open && check(drain(&mut watch)) {
+            assert_eq!(replica, snapshot(&store, "k"));
+        }
+    });
+}
