@@ -1,19 +1,21 @@
 //! The pattern users copy: keep a local replica of a kind in sync while
-//! writers run, re-listing (replaying) whenever the watcher overflows.
+//! writers run, resynchronizing from a snapshot whenever the watcher
+//! overflows.
 //!
 //! Run: `cargo run --release --example mirror`
 //!
 //! Writers update prices flat out; the mirror applies events as they come.
 //! The mirror's buffer is deliberately small so it overflows now and then,
-//! and recovers: a fresh watch with replay re-delivers the current entries,
-//! then the live events, with no gap and no stale value.
+//! and recovers: it takes a snapshot (the kind at one revision), replaces its
+//! replica with it, and watches again from the snapshot's revision + 1 —
+//! no gap, no duplicate, no stale value.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zestor::{Error, EventType, Store, WatchError, WatchOptions};
+use zestor::{Error, EventType, Store, Watch, WatchError, WatchOptions};
 
 /// A local replica of one kind, kept in sync from a watch.
 struct Mirror {
@@ -47,15 +49,42 @@ impl Mirror {
                 }
                 Ok(None) if stop.load(Ordering::Acquire) => return Ok(mirror),
                 Ok(None) => {}
-                // Fell behind: events were lost. Start over from the store's
-                // current state; the replay brings every key back.
+                // Fell behind: events were lost. Start over from a snapshot,
+                // and follow on from exactly its revision.
                 Err(WatchError::Overflow) => {
                     mirror.resyncs += 1;
-                    mirror.entries.clear();
-                    watch = store.watch(kind, options)?;
+                    watch = resync(store, kind, &mut mirror.entries)?;
                 }
                 Err(WatchError::Closed) => return Ok(mirror),
             }
+        }
+    }
+}
+
+/// Replaces `entries` with a snapshot of `kind`, and watches from the
+/// snapshot's revision + 1. If the writers lapped the kind's event ring
+/// between the two calls (`Compacted`), it takes another snapshot.
+fn resync(
+    store: &Store<u64>,
+    kind: &str,
+    entries: &mut BTreeMap<String, u64>,
+) -> Result<Watch<u64>, Error> {
+    loop {
+        let snapshot = store.snapshot(kind)?;
+        let resume = WatchOptions::new()
+            .start_revision(snapshot.revision() + 1)
+            .buffer_size(512);
+        match store.watch(kind, resume) {
+            Ok(watch) => {
+                *entries = snapshot
+                    .list()
+                    .into_iter()
+                    .map(|(key, value)| (key.to_string(), *value))
+                    .collect();
+                return Ok(watch);
+            }
+            Err(Error::Compacted { .. }) => continue,
+            Err(error) => return Err(error),
         }
     }
 }

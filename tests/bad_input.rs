@@ -164,6 +164,54 @@ fn a_panicking_compare_function_wedges_nothing() {
 }
 
 #[test]
+fn a_compare_panicking_midway_through_a_set_many_takes_all_of_it_back() {
+    quiet_expected_panics();
+    let store = Store::<i32>::builder()
+        .compare(|old, new| {
+            if *new == 13 {
+                panic!("expected panic: compare exploded");
+            }
+            old == new
+        })
+        .build();
+    store.set_many("k", [("a", 1), ("b", 2), ("c", 3)]).unwrap();
+    let revision = store.revision("k").unwrap();
+    let mut watch = store.watch("k", WatchOptions::new()).unwrap();
+    let snapshot = store.snapshot("k").unwrap();
+    // a is installed before the compare of c panics.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        store.set_many("k", [("a", 10), ("c", 13)])
+    }));
+    assert!(result.is_err());
+    assert_eq!(store.revision("k").unwrap(), revision, "no revision taken");
+    assert_eq!(*store.get("k", "a").unwrap().unwrap(), 1, "a taken back");
+    assert_eq!(snapshot.get("a").as_deref(), Some(&1));
+    assert_eq!(store.list("k").unwrap().len(), 3);
+    assert!(watch.try_recv().unwrap().is_none());
+    assert_kind_still_works(&store, &mut watch, 8);
+    store.set_many("k", [("a", 11), ("c", 12)]).unwrap();
+    assert_eq!(*store.get("k", "a").unwrap().unwrap(), 11);
+}
+
+#[test]
+fn a_panicking_transaction_closure_writes_nothing() {
+    quiet_expected_panics();
+    let store = Store::<i32>::new();
+    store.set("k", "a", 1).unwrap();
+    let mut watch = store.watch("k", WatchOptions::new()).unwrap();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        store.transaction("k", |tx| -> Result<(), Error> {
+            tx.set("a", 2);
+            panic!("expected panic: transaction exploded")
+        })
+    }));
+    assert!(result.is_err());
+    assert_eq!(*store.get("k", "a").unwrap().unwrap(), 1);
+    assert!(watch.try_recv().unwrap().is_none());
+    assert_kind_still_works(&store, &mut watch, 9);
+}
+
+#[test]
 fn a_panicking_update_closure_wedges_nothing() {
     quiet_expected_panics();
     let store = Store::<i32>::new();

@@ -14,16 +14,19 @@
 //! ```text
 //! RawStore                                 store.rs: the kinds by name; close (P5)
 //!  └─ kinds: OrderedIndex<RawKind>         index.rs: crossbeam-skiplist (loom_index.rs under loom)
-//!      RawKind                             kind.rs: writes (P1), subscribe with replay (P4)
+//!      RawKind                             kind.rs: writes (P1), snapshots (P6), subscribing (P4)
 //!       ├─ keys: KeyIndex                  keys.rs: two indexes, one cell per key (I6)
-//!       │    ├─ order: OrderedIndex<Cell>  ordered: list, range, prefix, replay
+//!       │    ├─ order: OrderedIndex<Cell>  ordered: list, range, prefix, snapshots
 //!       │    └─ point: PointIndex<Cell>    papaya, hashed by hash.rs: point get/set/delete
 //!       │         Cell                     cell.rs: a CAS register of Versions (I4)
 //!       ├─ head: AtomicU64                 the next revision
 //!       ├─ live: AtomicI64                 the O(1) count
 //!       ├─ ring: Ring                      ring.rs: recent versions by revision (P3)
-//!       └─ subscribers: Subscribers        subscriber.rs: what producers know of watchers; wake-ups
-//!  Version                                 version.rs: one allocation per write, cell and event at once
+//!       ├─ subscribers: Subscribers        subscriber.rs: what producers know of watchers; wake-ups
+//!       ├─ snapshots: SnapshotRegistry     snapshot.rs: held snapshots and their pins (P6)
+//!       └─ graveyard: Stack                stack.rs: deleted cells kept for snapshots (P6)
+//!  Version, Txn                            version.rs: one allocation per write; its status word
+//!  batch                                   batch.rs: atomic multi-key writes (P7)
 //!  Cursor                                  cursor.rs: one watcher's position: replay, then the ring
 //! ```
 //!
@@ -31,13 +34,16 @@
 //!
 //! | what | module |
 //! |---|---|
-//! | P1 write protocol; I1 per-key order, I2 real-time order, I3 every revision published once (`Ticket`) | [`kind`] |
-//! | P4 subscribe with replay, the replay floor; I5 replay converges | [`kind`] |
+//! | P1 write protocol (install, then stamp); I1 per-key order, I2 real-time order, I3 every revision published once (`Ticket`) | [`kind`] |
+//! | P6 snapshots: exact, the walk back never breaks, deleted keys stay findable | [`kind`], [`snapshot`] |
+//! | P4 subscribe with replay (a snapshot, then every event after it); I5 replay converges | [`kind`] |
+//! | P7 atomic batches and transactions: all or nothing, one revision, serializable | [`batch`] |
+//! | the status word of a version and a transaction's decision | [`version`] |
 //! | P3 the event ring, producer side | [`ring`] |
 //! | P3 the consumer side: delivery order, the three overflow rules | [`cursor`] |
 //! | wake-ups without lost signals (F1/F3), the subscriber list | [`subscriber`] |
 //! | P5 close | [`store`] |
-//! | I4 tombstones are terminal | [`cell`] |
+//! | I4 dying cells are terminal; tombstones are claimed `KEEP` or `DYING` | [`cell`] |
 //! | I6 one live cell per key across both indexes; why two indexes | [`keys`] |
 //! | reads that write no shared memory; the maps' seams | [`index`] |
 //! | the loom seam and its stand-ins | `crate::sync` |
@@ -50,25 +56,33 @@
 //!
 //! | fence | where | orders | pairs with |
 //! |---|---|---|---|
-//! | F1 | every producer after its write (`Subscribers::wake_after_write`), after marking an overflow (`Subscriber::mark_overflowed`), and `RawStore::close` before it scans the kinds | the write (ring slot, flag) before the loads of the subscriber count, the list and each `waiting` | F2, F3 |
-//! | F2 | `Subscribers::register`, after adding a subscriber | the registration before the subscriber's next reads: the replay walk (P4) | F1 |
+//! | F1 | every producer after its write (`RawKind::publish`), after marking an overflow (`Subscriber::mark_overflowed`), `RawStore::close` before it scans the kinds, and a graveyard sweep (`RawKind::sweep`) | the write (revision, ring slot, flag) before the loads of the subscriber list, each `waiting` flag, and the snapshot registry | F2, F3 |
+//! | F2 | `Subscribers::register`, after adding a subscriber; `SnapshotRegistry::register`, after adding a snapshot | the registration before the reads that follow it: the ring; `head`, which fixes the snapshot's revision | F1 |
 //! | F3 | `Subscriber::prepare_wait`, before sleeping | `waiting = true` before the re-check | F1 |
 //!
 //! # Linearization points
 //!
-//! A successful write: its CAS on the cell. A read, or a write that finds
-//! nothing to do (unchanged, not found): its load of the cell, or the hash
-//! index lookup that found no cell. A watch: the read of `head` that fixes
-//! its starting revision.
+//! A single-key write: the stamp of its version (its CAS from pending to a
+//! revision, by the writer or a helper). A batch or transaction: the CAS
+//! that commits its `Txn`. A read, or a write that finds nothing to do
+//! (unchanged, not found): its load of the cell and of the version's status
+//! (a version not stamped yet reads as the one it replaced), or the hash
+//! index lookup that found no cell. A snapshot, and a watch: the read of
+//! `head` that fixes its revision.
 //!
 //! # Failure modes, and what they cost
 //!
-//! * A writer stalled between taking a revision and publishing it delays
-//!   watchers (they deliver in revision order), never readers or writers;
-//!   if it stalls for a whole lap of the ring, the watchers it would have
-//!   gapped are overflowed instead.
-//! * A panic in user code happens before a revision is taken; any later
-//!   unwind drops the `Ticket`, which publishes a hole.
+//! * A writer stalled after installing its version is finished by whoever
+//!   meets the version next (a writer of the key, a snapshot): nobody waits
+//!   for it. One stalled after taking a revision and before publishing it
+//!   delays watchers (they deliver in revision order), never readers or
+//!   writers; if it stalls for a whole lap of the ring, the watchers it
+//!   would hold up are overflowed.
+//! * A panic in user code happens before anything is installed (a
+//!   `set_many` takes back what it installed); a later unwind drops the
+//!   `Ticket`, which publishes a hole.
+//! * A batch or transaction that meets a single-key write on one of its
+//!   keys while it installs is aborted and starts over (obstruction-free).
 //! * A watcher that falls behind more than its buffer is overflowed; it
 //!   never slows a producer.
 
