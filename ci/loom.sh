@@ -6,7 +6,9 @@
 #      ring, the subscriber list), exhaustively (no preemption bound);
 #   2. the end-to-end models (loom-tests/), each file with its own bound:
 #      3 where the model stays well under five minutes on 2 cores, 2 for
-#      p1_writes (three threads blocking and waking; about 6 minutes at 3).
+#      p1_writes (three threads blocking and waking) and p7_batches (two
+#      batches, each several installs and a decision), which take far
+#      longer at 3.
 #
 #   LOOM_MAX_PREEMPTIONS  one bound for every model (overrides the table)
 #   LOOM_MODELS           the end-to-end model files to run, e.g.
@@ -20,8 +22,10 @@ declare -A bound=(
   [p3_ring]=3
   [p4_replay]=3
   [p5_close]=3
+  [p6_snapshots]=3
+  [p7_batches]=2
 )
-models=(${LOOM_MODELS:-i6_cells p1_writes p3_ring p4_replay p5_close})
+models=(${LOOM_MODELS:-i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.

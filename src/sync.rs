@@ -97,7 +97,9 @@ mod loom_impl {
     //! Loom-visible stand-ins.
     //!
     //! `ArcCell` is modelled as what `arc-swap` promises and no more: an
-    //! atomic pointer with Acquire loads and AcqRel compare-and-swap. The
+    //! atomic pointer with Acquire loads (of a value current during the
+    //! call) and AcqRel compare-and-swap, which frees what it replaced once
+    //! nobody holds it. The
     //! "pointer" is a loom `AtomicUsize` indexing an append-only arena of
     //! `Arc`s; the arena sits behind a *std* mutex that loom does not see (it
     //! runs one thread at a time, so the mutex never contends), so the only
@@ -113,8 +115,12 @@ mod loom_impl {
 
     pub(crate) struct ArcCell<T> {
         current: AtomicUsize,
-        /// Every value ever stored; a failed CAS empties its slot again so
-        /// the caller gets its `new` back unshared, as with `arc-swap`.
+        /// The values stored, by index: only the current one is held. A
+        /// successful CAS lets go of the value it replaced (as `arc-swap`
+        /// does once no guard holds it; here every load hands out its own
+        /// clone), so a value nobody else holds is freed — the models then
+        /// see a weak link to it break. A failed CAS empties its slot again
+        /// so the caller gets its `new` back unshared, as with `arc-swap`.
         arena: std::sync::Mutex<Vec<Option<Arc<T>>>>,
     }
 
@@ -150,11 +156,19 @@ mod loom_impl {
         }
 
         pub(crate) fn load_full(&self) -> Arc<T> {
-            self.at(self.current.load(Ordering::Acquire))
+            self.at(self.read_current())
+        }
+
+        /// The current index. A read-modify-write, so it reads the latest
+        /// value (as `arc-swap`'s load returns a value current during the
+        /// call), never one whose value was let go; Acquire, and no Release:
+        /// it adds no happens-before edge a plain Acquire load would not.
+        fn read_current(&self) -> usize {
+            self.current.fetch_add(0, Ordering::Acquire)
         }
 
         pub(crate) fn compare_and_swap(&self, current: &Arc<T>, new: &Arc<T>) -> bool {
-            let seen = self.current.load(Ordering::Acquire);
+            let seen = self.read_current();
             if !Arc::ptr_eq(&self.at(seen), current) {
                 return false;
             }
@@ -167,9 +181,20 @@ mod loom_impl {
                 .current
                 .compare_exchange(seen, index, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok();
-            if !swapped {
-                self.arena.lock().unwrap()[index] = None;
-            }
+            // Between the loom-visible atomics above and below, loom runs no
+            // other thread, so no load is between reading `current` and
+            // cloning its value: the replaced value can go at once. It is
+            // dropped after the arena's lock is released.
+            let released = {
+                let mut arena = self.arena.lock().unwrap();
+                if swapped {
+                    arena[seen].take()
+                } else {
+                    arena[index] = None;
+                    None
+                }
+            };
+            drop(released);
             swapped
         }
     }

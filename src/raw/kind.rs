@@ -320,33 +320,34 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// revision if it happened, `None` if it has not (and, for the caller,
     /// stands for the version it replaced).
     pub(super) fn settle(&self, version: &Arc<Version<T>>, meeting: Meeting) -> Option<u64> {
-        loop {
-            match version.status() {
-                Status::Committed(revision) => return Some(revision),
-                Status::Aborted => return None,
-                Status::Pending => {
-                    // Held strongly from before the stamp, to pin it (P6).
-                    // `Gone`: its writer let go of it, which it does only
-                    // once the version is stamped: read the status again.
-                    if let Ok(replaced) = version.predecessor() {
-                        self.stamp(version, replaced.as_ref());
+        match version.status() {
+            Status::Committed(revision) => Some(revision),
+            Status::Aborted => None,
+            Status::Pending => Some(match version.predecessor() {
+                // Held strongly from before the stamp, to pin it (P6).
+                Ok(replaced) => self.stamp(version, replaced.as_ref()),
+                // Its writer let go of it, which it does only once the
+                // version is stamped: the stamp is there to read.
+                Err(Gone) => match version.status_latest() {
+                    Status::Committed(revision) => revision,
+                    other => unreachable!("a replaced version outlives the stamp ({other:?})"),
+                },
+            }),
+            Status::InTxn => {
+                let txn = version
+                    .txn()
+                    .expect("an in-transaction version has its Txn");
+                let decision = match (txn.state(), meeting) {
+                    (TxnState::Installing { .. }, Meeting::Abort) => txn.abort(),
+                    (TxnState::Installing { .. }, Meeting::FloorAbove(revision)) => {
+                        txn.raise_floor(revision + 1)
                     }
-                }
-                Status::InTxn => {
-                    let txn = version
-                        .txn()
-                        .expect("an in-transaction version has its Txn");
-                    let decision = match (txn.state(), meeting) {
-                        (TxnState::Installing { .. }, Meeting::Abort) => txn.abort(),
-                        (TxnState::Installing { .. }, Meeting::FloorAbove(revision)) => {
-                            match txn.raise_floor(revision + 1) {
-                                TxnState::Installing { .. } => return None,
-                                decided => decided,
-                            }
-                        }
-                        (decided, _) => decided,
-                    };
-                    version.finalize(decision);
+                    (decided, _) => decided,
+                };
+                version.finalize(decision);
+                match decision {
+                    TxnState::Committed(revision) => Some(revision),
+                    TxnState::Aborted | TxnState::Installing { .. } => None,
                 }
             }
         }
@@ -354,13 +355,23 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     /// P1 steps 5–6: gives an installed, pending `version` a revision —
     /// unless another thread did first — and publishes it. `replaced` is the
-    /// version it replaced, which the caller holds strongly.
-    pub(super) fn stamp(&self, version: &Arc<Version<T>>, replaced: Option<&Arc<Version<T>>>) {
+    /// version it replaced, which the caller holds strongly. Returns the
+    /// revision the version has.
+    pub(super) fn stamp(
+        &self,
+        version: &Arc<Version<T>>,
+        replaced: Option<&Arc<Version<T>>>,
+    ) -> u64 {
         let ticket = Ticket::take(self);
-        if version.try_stamp(ticket.revision) {
-            ticket.publish(version, replaced);
+        match version.try_stamp(ticket.revision) {
+            Ok(()) => {
+                let revision = ticket.revision;
+                ticket.publish(version, replaced);
+                revision
+            }
+            // Someone stamped it first; dropping the ticket publishes a hole.
+            Err(stamped) => stamped,
         }
-        // Otherwise dropping the ticket publishes a hole.
     }
 
     /// P1 step 6: into the ring, fence (F1), wake the subscribers, pin what
@@ -737,10 +748,15 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 held = match held.predecessor() {
                     Ok(Some(replaced)) => Held::Owned(replaced),
                     Ok(None) => return None,
-                    // An aborted batch restored the cell and let go (a
-                    // committed version's predecessor never goes while a
-                    // snapshot may need it: P6).
-                    Err(Gone) => continue 'reload,
+                    // An aborted or floored batch, undone since, whose owner
+                    // let go: read the cell again. A committed version's
+                    // predecessor never goes while a snapshot may need it
+                    // (P6, "The walk back never breaks").
+                    Err(Gone) if !newer_committed(&held) => continue 'reload,
+                    Err(Gone) => unreachable!(
+                        "a snapshot at {revision} lost the version before one stamped {:?}",
+                        held.status()
+                    ),
                 };
             }
         }
@@ -840,6 +856,18 @@ pub(crate) struct Compacted {
     pub(crate) oldest: u64,
 }
 
+/// True for a version that happened (a committed batch included).
+fn newer_committed<T>(version: &Version<T>) -> bool {
+    match version.status() {
+        Status::Committed(_) => true,
+        Status::InTxn => matches!(
+            version.txn().map(|txn| txn.state()),
+            Some(TxnState::Committed(_))
+        ),
+        Status::Pending | Status::Aborted => false,
+    }
+}
+
 /// The change in the live count when `payload` replaces `base`.
 pub(super) fn live_delta<T>(base: &Base<'_, T>, payload: &Payload<T>) -> i64 {
     match (base, payload) {
@@ -853,10 +881,18 @@ pub(super) fn live_delta<T>(base: &Base<'_, T>, payload: &Payload<T>) -> i64 {
 /// nothing — a version not stamped yet, or a batch not decided, stands for
 /// the version it replaced. `None`: the key is absent.
 fn visible<T>(cell: &Cell<T>) -> Option<Arc<Version<T>>> {
+    // After a weak link broke, read the status as it is now: the version it
+    // came from has been stamped, or its batch decided and undone.
+    let mut latest = false;
     'reload: loop {
         let mut version = cell.load_full();
         loop {
-            let happened = match version.status() {
+            let status = if latest {
+                version.status_latest()
+            } else {
+                version.status()
+            };
+            let happened = match status {
                 Status::Committed(_) => true,
                 Status::Pending | Status::Aborted => false,
                 Status::InTxn => matches!(
@@ -873,8 +909,11 @@ fn visible<T>(cell: &Cell<T>) -> Option<Arc<Version<T>>> {
             version = match version.predecessor() {
                 Ok(Some(replaced)) => replaced,
                 Ok(None) => return None,
-                // Stamped, or restored, since: look again.
-                Err(Gone) => continue 'reload,
+                // Stamped, or undone, since: look again.
+                Err(Gone) => {
+                    latest = true;
+                    continue 'reload;
+                }
             };
         }
     }

@@ -146,6 +146,16 @@ impl<T> Version<T> {
         decode(self.status.load(Ordering::Acquire))
     }
 
+    /// The status word as it is now, not as this thread last saw it: a
+    /// read-modify-write (that changes nothing), so it reads the latest
+    /// value. For the rare path that has just learned, from elsewhere, that
+    /// the status must have moved on (a replaced version was let go only
+    /// after the stamp), where a plain load may keep returning the old word.
+    pub(crate) fn status_latest(&self) -> Status {
+        // Acquire: as in `status`.
+        decode(self.status.fetch_or(0, Ordering::Acquire))
+    }
+
     /// The revision of a committed version. Only for versions known to be
     /// committed (in the ring, or handed out as a `Value`).
     #[inline]
@@ -156,14 +166,22 @@ impl<T> Version<T> {
         }
     }
 
-    /// Gives a pending version its revision; false if someone else did first.
-    pub(crate) fn try_stamp(&self, revision: u64) -> bool {
+    /// Gives a pending version its revision. If someone else did first, the
+    /// revision it has instead.
+    pub(crate) fn try_stamp(&self, revision: u64) -> Result<(), u64> {
         debug_assert!(revision <= MAX_REVISION);
-        // Release: publishes the stamper's earlier writes (pins) to whoever
-        // reads the revision; Acquire on failure to read the winner's.
-        self.status
+        // Release: publishes what the stamper did before to whoever reads
+        // the revision; Acquire on failure, to read the winner's.
+        match self
+            .status
             .compare_exchange(PENDING, revision, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        {
+            Ok(_) => Ok(()),
+            Err(word) => match decode(word) {
+                Status::Committed(stamped) => Err(stamped),
+                other => unreachable!("only a pending version is stamped ({other:?})"),
+            },
+        }
     }
 
     /// Copies its transaction's decision into a batch or transaction version,
