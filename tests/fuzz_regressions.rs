@@ -45,6 +45,21 @@ fn watch(kind: KindName, replay: bool, types: EventMask, buffer_size: usize) -> 
             replay,
             types,
             buffer_size,
+            start_back: None,
+        },
+        via: Via::Store,
+    }
+}
+
+/// A watch that resumes `back` revisions before the kind's next one.
+fn resume(kind: KindName, back: u8, buffer_size: usize) -> Op {
+    Op::Watch {
+        kind,
+        spec: WatchSpec {
+            replay: false,
+            types: EventMask::ALL,
+            buffer_size,
+            start_back: Some(back),
         },
         via: Via::Store,
     }
@@ -357,4 +372,76 @@ fn panicking_callbacks_leave_nothing_half_written() {
     });
     assert_eq!(tally.panics, 6);
     assert_eq!(tally.overflows, 0);
+}
+
+#[test]
+fn snapshots_transactions_and_resumed_watches_follow_the_model() {
+    use KeyName::*;
+    use KindName::*;
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 4,
+        compare: CompareMode::Exact,
+        ops: vec![
+            set(A, K, 1),
+            Op::Snapshot {
+                kind: A,
+                via: Via::Store,
+            },
+            // A transaction: reads k and x, writes k2 and deletes k.
+            Op::Transaction {
+                kind: A,
+                reads: vec![K, X],
+                writes: vec![(K2, Some(5)), (K, None), (K2, Some(6))],
+                fail: false,
+                via: Via::Handle,
+            },
+            // One that fails, and one the validator of kind b rejects.
+            Op::Transaction {
+                kind: A,
+                reads: vec![K2],
+                writes: vec![(K, Some(9))],
+                fail: true,
+                via: Via::Store,
+            },
+            Op::Transaction {
+                kind: B,
+                reads: vec![],
+                writes: vec![(K, Some(1)), (K1, Some(30))],
+                fail: false,
+                via: Via::Store,
+            },
+            // Nothing changes: no revision.
+            Op::Transaction {
+                kind: A,
+                reads: vec![K2],
+                writes: vec![(K2, Some(6)), (X, None)],
+                fail: false,
+                via: Via::KeptHandle,
+            },
+            Op::CheckSnapshots,
+            // Resume two revisions back: the transaction's two events, as one
+            // revision.
+            resume(A, 2, 4),
+            recv(0, 3),
+            // Four more writes lap the ring of four: revision 2 is compacted.
+            set(A, K, 2),
+            set(A, K, 3),
+            set(A, K, 4),
+            set(A, K, 5),
+            resume(A, 7, 4),
+            // Resuming at the next revision waits for it.
+            resume(A, 0, 4),
+            set(A, X, 7),
+            Op::Snapshot {
+                kind: A,
+                via: Via::Handle,
+            },
+            Op::DrainAll {
+                mode: RecvMode::TryRecv,
+            },
+            Op::CheckSnapshots,
+        ],
+    });
+    assert_eq!(tally.overflows, 1, "the first resumed watch fell behind");
+    assert!(tally.events >= 3);
 }

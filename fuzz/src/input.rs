@@ -102,15 +102,38 @@ fn bound(u: &mut Unstructured<'_>) -> Result<Bound<Point>> {
     })
 }
 
-/// Three bytes: replay (`& 1`), event-type mask (`& 7`: create 1, update 2,
+/// Four bytes: replay (`& 1`), event-type mask (`& 7`: create 1, update 2,
 /// delete 4; 0 every type), buffer size (`% 18`, so 0 and sizes above the
-/// ring are tried too).
+/// ring are tried too), and a start revision: none for `byte < 128`, else
+/// `byte % 24` revisions back from the kind's next one (so both ones the
+/// ring still holds and compacted ones are asked for, and with replay too).
 fn spec(u: &mut Unstructured<'_>) -> Result<WatchSpec> {
     Ok(WatchSpec {
         replay: byte(u)? & 1 == 1,
         types: EventMask(byte(u)? & 7),
         buffer_size: usize::from(byte(u)? % 18),
+        start_back: {
+            let b = byte(u)?;
+            (b >= 128).then_some(b % 24)
+        },
     })
+}
+
+/// A count (`byte % 4`), then that many keys.
+fn keys(u: &mut Unstructured<'_>) -> Result<Vec<KeyName>> {
+    (0..byte(u)? % 4).map(|_| key(u)).collect()
+}
+
+/// A count (`byte % 4`), then that many writes: a key, then `byte`: a
+/// delete for `< 64`, else a value (`% 32`).
+fn writes(u: &mut Unstructured<'_>) -> Result<Vec<(KeyName, Option<u8>)>> {
+    (0..byte(u)? % 4)
+        .map(|_| {
+            let key = key(u)?;
+            let b = byte(u)?;
+            Ok((key, (b >= 64).then_some(b % 32)))
+        })
+        .collect()
 }
 
 /// `byte % 8`: 0 list, 1 list_filtered (then odd: `byte & 1`), 2 range
@@ -132,11 +155,12 @@ fn scan(u: &mut Unstructured<'_>) -> Result<ScanRead> {
 }
 
 /// A selector byte, then the fields in the order written. 255 closes the
-/// store (rarely, or most runs would end early); otherwise `byte % 31`:
+/// store (rarely, or most runs would end early); otherwise `byte % 36`:
 /// 0-5 set, 6-7 set_many, 8-9 update, 10-12 delete, 13-14 a point read
 /// (`% 3`: get, read, contains), 15-17 a scan, 18 kinds, 19 get_all,
 /// 20 dump, 21-23 watch, 24 drop a watch, 25-28 receive (slot, mode, count),
-/// 29-30 drain every watch (mode).
+/// 29-30 drain every watch (mode), 31-32 snapshot, 33 check the kept
+/// snapshots, 34-35 transaction (reads, writes, fail: `byte % 8 == 0`).
 impl<'a> Arbitrary<'a> for ops::Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         use ops::Op;
@@ -144,7 +168,7 @@ impl<'a> Arbitrary<'a> for ops::Op {
         if selector == u8::MAX {
             return Ok(Op::Close);
         }
-        Ok(match selector % 31 {
+        Ok(match selector % 36 {
             0..=5 => Op::Set {
                 kind: kind(u)?,
                 key: key(u)?,
@@ -192,7 +216,19 @@ impl<'a> Arbitrary<'a> for ops::Op {
                 mode: mode(u)?,
                 count: byte(u)?,
             },
-            _ => Op::DrainAll { mode: mode(u)? },
+            29..=30 => Op::DrainAll { mode: mode(u)? },
+            31..=32 => Op::Snapshot {
+                kind: kind(u)?,
+                via: via(u)?,
+            },
+            33 => Op::CheckSnapshots,
+            _ => Op::Transaction {
+                kind: kind(u)?,
+                reads: keys(u)?,
+                writes: writes(u)?,
+                fail: byte(u)? % 8 == 0,
+                via: via(u)?,
+            },
         })
     }
 }

@@ -234,10 +234,11 @@ impl Harness {
                     replay,
                     types: EventMask::ALL,
                     buffer_size: RING_CAPACITY,
+                    start_back: None,
                 };
                 let kind = kind.as_str();
-                let expected = self.model.watch(kind, spec.buffer_size, RING_CAPACITY);
-                let caught = catch(|| store.watch(kind, spec.options()));
+                let expected = self.model.watch(kind, &spec, RING_CAPACITY);
+                let caught = catch(|| store.watch(kind, spec.options(0)));
                 let actual = outcome(caught, |watch| {
                     let checked =
                         CheckedWatch::new(self.watches_made, kind, spec, watch, &self.model);

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use zestor::{Error, EventType, SetResult, Store, Value};
 
 use super::panics::{self, Panicked};
+use super::watch::WatchSpec;
 
 // ----- vocabulary -----
 
@@ -137,6 +138,9 @@ pub enum Change {
 pub const UPDATE_REFUSAL: &str = "update refused";
 /// The reason a validator gives for rejecting a value.
 pub const REJECT_REASON: &str = "value too large";
+
+/// What a failing transaction closure returns.
+pub const TRANSACTION_FAILS: &str = "the transaction gives up";
 
 impl Change {
     /// The update closure's answer for `old`; panics for [`Change::Panic`].
@@ -351,7 +355,11 @@ pub enum Failure {
         reason: String,
     },
     Update(String),
+    Transaction(String),
     InvalidArgument,
+    Compacted {
+        requested: u64,
+    },
     /// A variant the model does not know (`Error` is non-exhaustive).
     Other(String),
 }
@@ -369,7 +377,11 @@ impl Failure {
                 reason: source.to_string(),
             },
             Error::Update(source) => Failure::Update(source.to_string()),
+            Error::Transaction(source) => Failure::Transaction(source.to_string()),
             Error::InvalidArgument(_) => Failure::InvalidArgument,
+            Error::Compacted { requested, .. } => Failure::Compacted {
+                requested: *requested,
+            },
             other => Failure::Other(other.to_string()),
         }
     }
@@ -537,9 +549,9 @@ impl Model {
         model.log.push(vec![logged]);
     }
 
-    /// Records an atomic batch: every change at one revision, in key order.
-    /// No change: no revision.
-    fn write_batch(&mut self, kind: &str, changes: &[(&str, u8, EventType)]) {
+    /// Records an atomic batch: every change (`None`: a delete) at one
+    /// revision, in key order. No change: no revision.
+    fn write_batch(&mut self, kind: &str, changes: &[(&str, Option<u8>)]) {
         if changes.is_empty() {
             return;
         }
@@ -547,7 +559,7 @@ impl Model {
         let revision = u64::try_from(model.log.len()).expect("fits") + 1;
         let logged = changes
             .iter()
-            .map(|&(key, value, _)| Self::apply(model, revision, key, Some(value)))
+            .map(|&(key, value)| Self::apply(model, revision, key, value))
             .collect();
         model.log.push(logged);
     }
@@ -619,19 +631,95 @@ impl Model {
         for (key, value) in sorted {
             last.insert(key, value);
         }
-        let mut changes = Vec::new();
-        for (key, value) in last {
-            match self.entries(kind).get(key) {
-                None => changes.push((key, value, EventType::Create)),
-                Some(old) => match self.rules.compare(old.value, value) {
-                    Sameness::Equal => {}
-                    Sameness::Different => changes.push((key, value, EventType::Update)),
-                    Sameness::Panic => return Err(Stopped::Panicked),
-                },
-            }
-        }
+        let writes: Vec<(&str, Option<u8>)> = last
+            .into_iter()
+            .map(|(key, value)| (key, Some(value)))
+            .collect();
+        let changes = self.changes(kind, &writes)?;
         self.write_batch(kind, &changes);
         Ok(())
+    }
+
+    /// The writes of a batch that change something, in key order: the
+    /// compare function skips the unchanged, a delete of an absent key does
+    /// nothing.
+    fn changes<'k>(
+        &self,
+        kind: &str,
+        writes: &[(&'k str, Option<u8>)],
+    ) -> Outcome<Vec<(&'k str, Option<u8>)>> {
+        let mut changes = Vec::new();
+        for &(key, value) in writes {
+            match (self.entries(kind).get(key), value) {
+                (None, Some(_)) => changes.push((key, value)),
+                (Some(old), Some(new)) => match self.rules.compare(old.value, new) {
+                    Sameness::Equal => {}
+                    Sameness::Different => changes.push((key, value)),
+                    Sameness::Panic => return Err(Stopped::Panicked),
+                },
+                (Some(_), None) => changes.push((key, None)),
+                (None, None) => {}
+            }
+        }
+        Ok(changes)
+    }
+
+    /// A transaction whose closure reads `reads` (in order), then makes
+    /// `writes` (the later of two writes to one key wins), then fails if
+    /// `fail`. What each read returned (as far as the closure ran), and the
+    /// outcome.
+    pub fn transaction(
+        &mut self,
+        kind: &str,
+        reads: &[&str],
+        writes: &[(&str, Option<u8>)],
+        fail: bool,
+    ) -> (Outcome<()>, Vec<Option<u8>>) {
+        if let Err(failure) = self.gate(kind, None) {
+            return (Err(failure.into()), Vec::new());
+        }
+        let seen: Vec<Option<u8>> = reads
+            .iter()
+            .map(|key| self.entries(kind).get(*key).map(|stored| stored.value))
+            .collect();
+        if fail {
+            return (
+                Err(Failure::Transaction(TRANSACTION_FAILS.to_owned()).into()),
+                seen,
+            );
+        }
+        if reads
+            .iter()
+            .chain(writes.iter().map(|(key, _)| key))
+            .any(|key| key.is_empty())
+        {
+            return (Err(Failure::KeyRequired.into()), seen);
+        }
+        let mut last: BTreeMap<&str, Option<u8>> = BTreeMap::new();
+        for &(key, value) in writes {
+            last.insert(key, value);
+        }
+        for (&key, value) in &last {
+            if let Some(value) = value {
+                if let Err(stopped) = self.validate(kind, key, *value) {
+                    return (Err(stopped), seen);
+                }
+            }
+        }
+        let writes: Vec<(&str, Option<u8>)> = last.into_iter().collect();
+        match self.changes(kind, &writes) {
+            Ok(changes) => {
+                self.write_batch(kind, &changes);
+                (Ok(()), seen)
+            }
+            Err(stopped) => (Err(stopped), seen),
+        }
+    }
+
+    /// `snapshot`: the kind's revision and entries now.
+    pub fn snapshot(&self, kind: &str) -> Outcome<(u64, BTreeMap<String, Stored>)> {
+        self.gate(kind, None)?;
+        Ok((self.revision(kind), self.entries(kind).clone()))
     }
 
     /// `update`, and the calls its closure must see.
@@ -707,10 +795,22 @@ impl Model {
     }
 
     /// `watch`: the gate, then the buffer size against the ring capacity.
-    pub fn watch(&self, kind: &str, buffer_size: usize, ring_capacity: usize) -> Outcome<()> {
+    pub fn watch(&self, kind: &str, spec: &WatchSpec, ring_capacity: usize) -> Outcome<()> {
         self.gate(kind, None)?;
-        if buffer_size == 0 || buffer_size > ring_capacity {
+        if spec.buffer_size == 0 || spec.buffer_size > ring_capacity {
             return Err(Failure::InvalidArgument.into());
+        }
+        let Some(start) = spec.start(self.revision(kind)) else {
+            return Ok(());
+        };
+        if spec.replay {
+            return Err(Failure::InvalidArgument.into());
+        }
+        // The ring keeps the last `ring_capacity` revisions: one slot per
+        // revision modulo the capacity, holding the newest published there.
+        let requested = start.max(1);
+        if requested + ring_capacity as u64 <= self.revision(kind) {
+            return Err(Failure::Compacted { requested }.into());
         }
         Ok(())
     }

@@ -13,18 +13,29 @@
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
 
-use zestor::{Error, Kind, Store};
+use zestor::{Error, Kind, Snapshot, Store};
 
 use super::check::{check, check_state};
 use super::model::{
     effective_ring_capacity, entries_of, outcome, update_closure, Change, CompareMode, Failure,
     KeyName, KindName, Model, Outcome, Point, Rules, Stopped, Stored, UpdateCalls,
+    TRANSACTION_FAILS,
 };
 use super::panics::{self, catch};
 use super::watch::{CheckedWatch, RecvMode, Tally, WatchSpec};
 
 /// Open watches beyond this are dropped as soon as their creation is checked.
 pub const MAX_WATCHES: usize = 8;
+
+/// Snapshots kept for `CheckSnapshots` (the oldest goes first).
+pub const MAX_SNAPSHOTS: usize = 4;
+
+/// A snapshot, with what the model said it holds when it was taken.
+struct KeptSnapshot {
+    snapshot: Snapshot<u8>,
+    revision: u64,
+    entries: BTreeMap<String, Stored>,
+}
 
 /// One run: the store's configuration and the calls.
 #[derive(Debug, Clone)]
@@ -125,6 +136,22 @@ pub enum Op {
     DrainAll {
         mode: RecvMode,
     },
+    /// Takes a snapshot, checks it, and keeps it (see `CheckSnapshots`).
+    Snapshot {
+        kind: KindName,
+        via: Via,
+    },
+    /// Checks every kept snapshot again: writes since changed none of them.
+    CheckSnapshots,
+    /// A transaction whose closure reads `reads`, makes `writes` (`None`:
+    /// delete) and then fails if `fail`.
+    Transaction {
+        kind: KindName,
+        reads: Vec<KeyName>,
+        writes: Vec<(KeyName, Option<u8>)>,
+        fail: bool,
+        via: Via,
+    },
     Close,
 }
 
@@ -166,6 +193,7 @@ struct Harness {
     kept: BTreeMap<KindName, Kind<u8>>,
     watches: Vec<CheckedWatch>,
     watches_made: usize,
+    snapshots: Vec<KeptSnapshot>,
     /// What the watches dropped so far went through.
     tally: Tally,
 }
@@ -190,6 +218,7 @@ impl Harness {
             kept: BTreeMap::new(),
             watches: Vec::new(),
             watches_made: 0,
+            snapshots: Vec::new(),
             tally: Tally::default(),
         }
     }
@@ -305,11 +334,116 @@ impl Harness {
                     !watch.is_ended()
                 });
             }
+            Op::Snapshot { kind, via } => self.snapshot(&step, kind, via),
+            Op::CheckSnapshots => self.check_snapshots(&step),
+            Op::Transaction {
+                kind,
+                ref reads,
+                ref writes,
+                fail,
+                via,
+            } => self.transaction(&step, kind, reads, writes, fail, via),
             Op::Close => {
                 self.store.close();
                 self.model.close();
                 assert!(self.store.is_closed(), "{step:?}: is_closed");
             }
+        }
+    }
+
+    fn snapshot(&mut self, step: &Step<'_>, kind: KindName, via: Via) {
+        let expected = self.model.snapshot(kind.as_str());
+        let snapshot = match call!(self, kind, via, snapshot()) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                let actual: Outcome<(u64, BTreeMap<String, Stored>)> =
+                    Err(Stopped::Failed(Failure::of(&error)));
+                check(step, &expected, &actual);
+                return;
+            }
+        };
+        let seen = (snapshot.revision(), entries_map(&snapshot));
+        check(step, &expected, &Ok(seen.clone()));
+        assert_eq!(snapshot.kind(), kind.as_str(), "{step:?}: Snapshot::kind");
+        if self.snapshots.len() == MAX_SNAPSHOTS {
+            self.snapshots.remove(0);
+        }
+        let (revision, entries) = seen;
+        self.snapshots.push(KeptSnapshot {
+            snapshot,
+            revision,
+            entries,
+        });
+    }
+
+    /// Every kept snapshot still holds what it held when taken: its list, its
+    /// point reads, its keys and count.
+    fn check_snapshots(&self, step: &dyn std::fmt::Debug) {
+        for kept in &self.snapshots {
+            let snapshot = &kept.snapshot;
+            assert_eq!(
+                snapshot.revision(),
+                kept.revision,
+                "{step:?}: snapshot revision"
+            );
+            assert_eq!(
+                entries_map(snapshot),
+                kept.entries,
+                "{step:?}: snapshot entries"
+            );
+            for (key, stored) in &kept.entries {
+                let got = snapshot.get(key).map(|v| Stored::of(&v, key));
+                assert_eq!(got, Some(*stored), "{step:?}: snapshot get {key:?}");
+            }
+            assert_eq!(
+                snapshot.count(),
+                kept.entries.len(),
+                "{step:?}: snapshot count"
+            );
+            assert!(!snapshot.contains("nope"), "{step:?}: snapshot contains");
+        }
+    }
+
+    fn transaction(
+        &mut self,
+        step: &Step<'_>,
+        kind: KindName,
+        reads: &[KeyName],
+        writes: &[(KeyName, Option<u8>)],
+        fail: bool,
+        via: Via,
+    ) {
+        let reads: Vec<&str> = reads.iter().map(|key| key.as_str()).collect();
+        let writes: Vec<(&str, Option<u8>)> = writes
+            .iter()
+            .map(|(key, value)| (key.as_str(), *value))
+            .collect();
+        let (expected, expected_seen) =
+            self.model.transaction(kind.as_str(), &reads, &writes, fail);
+        // The closure's last run is the one that counts (it may run again
+        // only under contention, which one thread never makes).
+        let mut seen = Vec::new();
+        let body = |tx: &mut zestor::Transaction<'_, u8>| {
+            seen.clear();
+            for key in &reads {
+                seen.push(tx.get(key).map(|value| *value));
+            }
+            for (key, value) in &writes {
+                match value {
+                    Some(value) => tx.set(key, *value),
+                    None => tx.delete(key),
+                }
+            }
+            if fail {
+                Err(TRANSACTION_FAILS)
+            } else {
+                Ok(())
+            }
+        };
+        let actual = catch(|| call!(self, kind, via, transaction(body)));
+        check(step, &expected, &outcome(actual, |()| ()));
+        if !expected_seen.is_empty() {
+            assert_eq!(seen, expected_seen, "{step:?}: what the transaction read");
         }
     }
 
@@ -432,10 +566,9 @@ impl Harness {
     }
 
     fn watch(&mut self, step: &Step<'_>, kind: KindName, spec: WatchSpec, via: Via) {
-        let expected = self
-            .model
-            .watch(kind.as_str(), spec.buffer_size, self.ring_capacity);
-        let (actual, watch) = match catch(|| call!(self, kind, via, watch(spec.options()))) {
+        let expected = self.model.watch(kind.as_str(), &spec, self.ring_capacity);
+        let options = spec.options(self.model.revision(kind.as_str()));
+        let (actual, watch) = match catch(|| call!(self, kind, via, watch(options))) {
             Ok(Ok(watch)) => (Ok(()), Some(watch)),
             Ok(Err(error)) => (Err(Stopped::Failed(Failure::of(&error))), None),
             Err(panics::Panicked) => (Err(Stopped::Panicked), None),
@@ -458,8 +591,11 @@ impl Harness {
             watch.drain(&self.model, RecvMode::TryRecv);
         }
         check_state(&self.store, &self.model, &"the end of the run");
+        self.check_snapshots(&"the end of the run");
         self.store.close();
         self.model.close();
+        // Snapshots stay readable after close.
+        self.check_snapshots(&"the end of the run, closed");
         for watch in &mut self.watches {
             watch.drain(&self.model, RecvMode::TryRecv);
         }
@@ -487,4 +623,13 @@ fn check_dump(store: &Store<u8>, model: &Model, step: &Step<'_>) {
         }
     };
     check(step, &model.dump(), &actual);
+}
+
+/// A snapshot's entries as a map, as the model keeps them.
+fn entries_map(snapshot: &Snapshot<u8>) -> BTreeMap<String, Stored> {
+    snapshot
+        .list()
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), Stored::of(&value, &key)))
+        .collect()
 }

@@ -72,14 +72,28 @@ pub struct WatchSpec {
     pub replay: bool,
     pub types: EventMask,
     pub buffer_size: usize,
+    /// `start_revision`: how many revisions back from the kind's next one
+    /// (0: the next revision; more than there are: revision 0).
+    pub start_back: Option<u8>,
 }
 
 impl WatchSpec {
-    pub fn options(&self) -> WatchOptions {
-        WatchOptions::new()
+    /// The options, with `start_back` resolved against the kind's revision.
+    pub fn options(&self, revision: u64) -> WatchOptions {
+        let options = WatchOptions::new()
             .replay(self.replay)
             .event_types(&self.types.types())
-            .buffer_size(self.buffer_size)
+            .buffer_size(self.buffer_size);
+        match self.start(revision) {
+            Some(start) => options.start_revision(start),
+            None => options,
+        }
+    }
+
+    /// The start revision asked for, if any, for a kind at `revision`.
+    pub fn start(&self, revision: u64) -> Option<u64> {
+        self.start_back
+            .map(|back| (revision + 1).saturating_sub(u64::from(back)))
     }
 }
 
@@ -153,6 +167,7 @@ struct Expected {
 
 impl Expected {
     fn new(model: &Model, kind: &str, spec: WatchSpec) -> Self {
+        let start = spec.start(model.revision(kind)).map(|start| start.max(1));
         let replay = if spec.replay {
             model
                 .entries(kind)
@@ -166,7 +181,7 @@ impl Expected {
             kind: kind.to_owned(),
             spec,
             replay,
-            next: model.revision(kind) + 1,
+            next: start.unwrap_or(model.revision(kind) + 1),
             within: 0,
             ended: false,
         }
@@ -236,7 +251,7 @@ pub struct CheckedWatch {
 }
 
 impl CheckedWatch {
-    /// Wraps a watch that `watch(kind, spec.options())` just returned.
+    /// Wraps a watch that `watch(kind, spec.options(..))` just returned.
     pub fn new(id: usize, kind: &str, spec: WatchSpec, watch: Watch<u8>, model: &Model) -> Self {
         assert_eq!(watch.kind(), kind, "watch #{id}: Watch::kind");
         assert!(!watch.is_ended(), "watch #{id}: ended at birth");
