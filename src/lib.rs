@@ -32,3 +32,11 @@ pub use store::{Store, StoreBuilder, UsePartialEq};
 pub use transaction::Transaction;
 pub use value::Value;
 pub use watch::{Event, Watch, WatchOptions};
+
+/// For the loom models only (`loom-tests/`): whether the `ArcCell` stand-in
+/// frees what a compare-and-swap replaced (see `src/sync.rs`).
+#[cfg(zestor_loom)]
+#[doc(hidden)]
+pub fn loom_reclaim_replaced(on: bool) {
+    sync::reclaim_replaced(on);
+}

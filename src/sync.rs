@@ -27,7 +27,7 @@ pub(crate) use loom::sync::atomic::{
 pub(crate) use std_impl::{thread, ArcCell, ArcCellGuard, WakerSlot};
 
 #[cfg(zestor_loom)]
-pub(crate) use loom_impl::{thread, ArcCell, ArcCellGuard, WakerSlot};
+pub(crate) use loom_impl::{reclaim_replaced, thread, ArcCell, ArcCellGuard, WakerSlot};
 
 #[cfg(not(zestor_loom))]
 mod std_impl {
@@ -97,9 +97,9 @@ mod loom_impl {
     //! Loom-visible stand-ins.
     //!
     //! `ArcCell` is modelled as what `arc-swap` promises and no more: an
-    //! atomic pointer with Acquire loads (of a value current during the
-    //! call) and AcqRel compare-and-swap, which frees what it replaced once
-    //! nobody holds it. The
+    //! atomic pointer with Acquire loads and AcqRel compare-and-swap (and,
+    //! for the models that need it, reclamation of what a CAS replaced:
+    //! see `RECLAIM`). The
     //! "pointer" is a loom `AtomicUsize` indexing an append-only arena of
     //! `Arc`s; the arena sits behind a *std* mutex that loom does not see (it
     //! runs one thread at a time, so the mutex never contends), so the only
@@ -115,13 +115,35 @@ mod loom_impl {
 
     pub(crate) struct ArcCell<T> {
         current: AtomicUsize,
-        /// The values stored, by index: only the current one is held. A
-        /// successful CAS lets go of the value it replaced (as `arc-swap`
-        /// does once no guard holds it; here every load hands out its own
-        /// clone), so a value nobody else holds is freed — the models then
-        /// see a weak link to it break. A failed CAS empties its slot again
+        /// The values stored, by index. A failed CAS empties its slot again
         /// so the caller gets its `new` back unshared, as with `arc-swap`.
+        /// What a successful CAS replaced stays, unless reclaiming (below).
         arena: std::sync::Mutex<Vec<Option<Arc<T>>>>,
+    }
+
+    /// Two ways to model the register, one per property under test:
+    ///
+    /// * by default, loads are plain Acquire loads, free to read an older
+    ///   value (what `arc-swap` promises, and no more, about ordering), and
+    ///   every value stored stays in the arena, so such a load always finds
+    ///   it — the models of the fences (F1–F3) need those stale reads;
+    /// * reclaiming, a successful CAS lets go of the value it replaced (as
+    ///   `arc-swap` does once no guard holds it; every load here hands out
+    ///   its own clone), so a value nobody else holds is freed and a weak
+    ///   link to it breaks — the models of snapshot pins need that; loads
+    ///   then read the latest index (a read-modify-write), as a value is
+    ///   never read after `arc-swap` freed it.
+    ///
+    /// A model picks one before it runs (`loom-tests`' `model_reclaiming`);
+    /// loom runs one model at a time. A std atomic: loom must not see it.
+    static RECLAIM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    pub(crate) fn reclaim_replaced(on: bool) {
+        RECLAIM.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn reclaiming() -> bool {
+        RECLAIM.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The stand-in's load hands out an owned clone.
@@ -159,12 +181,16 @@ mod loom_impl {
             self.at(self.read_current())
         }
 
-        /// The current index. A read-modify-write, so it reads the latest
-        /// value (as `arc-swap`'s load returns a value current during the
-        /// call), never one whose value was let go; Acquire, and no Release:
-        /// it adds no happens-before edge a plain Acquire load would not.
+        /// The current index: a plain Acquire load, or, reclaiming, a
+        /// read-modify-write, so it reads the latest index, never one whose
+        /// value was let go (Acquire, no Release: it adds no happens-before
+        /// edge a plain Acquire load would not).
         fn read_current(&self) -> usize {
-            self.current.fetch_add(0, Ordering::Acquire)
+            if reclaiming() {
+                self.current.fetch_add(0, Ordering::Acquire)
+            } else {
+                self.current.load(Ordering::Acquire)
+            }
         }
 
         pub(crate) fn compare_and_swap(&self, current: &Arc<T>, new: &Arc<T>) -> bool {
@@ -183,14 +209,16 @@ mod loom_impl {
                 .is_ok();
             // Between the loom-visible atomics above and below, loom runs no
             // other thread, so no load is between reading `current` and
-            // cloning its value: the replaced value can go at once. It is
-            // dropped after the arena's lock is released.
+            // cloning its value: reclaiming, the replaced value can go at
+            // once. It is dropped after the arena's lock is released.
             let released = {
                 let mut arena = self.arena.lock().unwrap();
-                if swapped {
+                if !swapped {
+                    arena[index] = None;
+                    None
+                } else if reclaiming() {
                     arena[seen].take()
                 } else {
-                    arena[index] = None;
                     None
                 }
             };

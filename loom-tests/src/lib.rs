@@ -74,9 +74,23 @@ pub fn model(f: impl Fn() + Sync + Send + 'static) {
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(2);
     }
-    // Every `ArcCell` load is a read-modify-write in the stand-in (it must
-    // read a value still held: `src/sync.rs`), so an execution has more
-    // branch points than loom's default allows; a real spin still hits this.
-    builder.max_branches = 20_000;
+    zestor::loom_reclaim_replaced(false);
     builder.check(f);
+}
+
+/// [`model`], with the `ArcCell` stand-in freeing what a compare-and-swap
+/// replaced (`src/sync.rs`): for the models of what snapshots pin, where a
+/// version nobody holds must really go.
+pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    // Reclaiming, every `ArcCell` load is a read-modify-write, so an
+    // execution has more branch points than loom's default allows; a real
+    // spin still exceeds this.
+    builder.max_branches = 20_000;
+    zestor::loom_reclaim_replaced(true);
+    builder.check(f);
+    zestor::loom_reclaim_replaced(false);
 }

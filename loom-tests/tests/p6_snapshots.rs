@@ -3,7 +3,7 @@
 #![cfg(zestor_loom)]
 
 use loom::thread;
-use loom_tests::{drain, model};
+use loom_tests::{drain, model, model_reclaiming};
 use zestor::{Error, Event, EventType, Store, WatchError, WatchOptions};
 
 /// What key "a" holds at `revision`, from the events of every write after
@@ -24,7 +24,7 @@ fn expected_at(events: &[Event<u32>], revision: u64, initial: Option<u32>) -> Op
 /// skips pinning, or without F2 in `SnapshotRegistry::register`.
 #[test]
 fn snapshot_registration_races_an_in_flight_writer() {
-    model(|| {
+    model_reclaiming(|| {
         // A one-slot ring: a replaced version is not kept alive by the ring,
         // only by the pins.
         let store = Store::<u32>::builder().ring_capacity(1).build();
