@@ -160,7 +160,61 @@ fn measure_here(family: Family, n: usize) -> String {
     format!("{},{after_drop}", measure.row.expect("visited"))
 }
 
+/// What a held snapshot keeps alive: the heap growth per write while `held`
+/// snapshots are held over `writes` overwrites of random keys of a kind of
+/// `n` keys, and what is left above the store's own size once they are
+/// dropped. One CSV row: held, writes, bytes per write held, bytes after.
+fn pins_here(n: usize, held: usize, writes: usize) -> String {
+    let store = zestor::Store::<Record>::builder().ring_capacity(1).build();
+    let keys: Vec<String> = (0..n as u64).map(key).collect();
+    for (i, key) in keys.iter().enumerate() {
+        store.set("pins", key, Record::new(i as u64, 0)).unwrap();
+    }
+    // Each key overwritten once first, so the store's own size (a current
+    // version, and the allocation of the one it replaced) is settled.
+    for (i, key) in keys.iter().enumerate() {
+        store.set("pins", key, Record::new(i as u64, 1)).unwrap();
+    }
+    let settled = CURRENT.load(Ordering::Relaxed);
+    let snapshots: Vec<_> = (0..held).map(|_| store.snapshot("pins").unwrap()).collect();
+    let mut rng = Rng::new(0x9195);
+    for i in 0..writes {
+        let index = rng.below(n as u64) as usize;
+        store
+            .set(
+                "pins",
+                &keys[index],
+                Record::new(index as u64, i as u64 + 2),
+            )
+            .unwrap();
+    }
+    let grown = CURRENT.load(Ordering::Relaxed).saturating_sub(settled);
+    drop(snapshots);
+    // One more round of writes lets the store reach its own steady size
+    // (each key's replaced allocation is the newest one again).
+    for (i, key) in keys.iter().enumerate() {
+        store.set("pins", key, Record::new(i as u64, 9)).unwrap();
+    }
+    let after = CURRENT.load(Ordering::Relaxed).saturating_sub(settled);
+    format!(
+        "{held},{writes},{:.1},{after}",
+        grown as f64 / writes as f64
+    )
+}
+
 fn main() {
+    if std::env::var("ZESTOR_MEMORY_PINS").is_ok() {
+        let quick = support::quick();
+        let (n, writes) = if quick {
+            (1_000, 10_000)
+        } else {
+            (100_000, 1_000_000)
+        };
+        for held in [0, 1, 2] {
+            println!("{}", pins_here(n, held, writes));
+        }
+        return;
+    }
     let n = match std::env::var("ZESTOR_MEMORY_KEYS") {
         Ok(keys) => keys.parse().expect("ZESTOR_MEMORY_KEYS: a number"),
         Err(_) if support::quick() => 10_000,
@@ -225,4 +279,32 @@ fn main() {
     std::fs::write(dir.join("memory.json"), json).expect("write memory.json");
     println!("(after drop: bytes still allocated once the structure is gone: deferred frees)");
     println!("written: {}", dir.join("memory.{csv,json}").display());
+
+    // What held snapshots keep alive, in a child of its own.
+    let output = Command::new(&exe)
+        .args(std::env::args().skip(1))
+        .env("ZESTOR_MEMORY_PINS", "1")
+        .output()
+        .expect("run the measuring child");
+    assert!(
+        output.status.success(),
+        "pins: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!();
+    println!("zestor: what held snapshots keep alive (overwrites of random keys, 32-byte values)");
+    println!(
+        "{:>6} {:>9} {:>20} {:>26}",
+        "held", "writes", "bytes/write held", "bytes left after dropping"
+    );
+    let mut csv = String::from("held,writes,bytes_per_write_held,bytes_after_drop\n");
+    for row in String::from_utf8(output.stdout).expect("UTF-8").lines() {
+        let fields: Vec<&str> = row.split(',').collect();
+        println!(
+            "{:>6} {:>9} {:>20} {:>26}",
+            fields[0], fields[1], fields[2], fields[3]
+        );
+        let _ = writeln!(csv, "{row}");
+    }
+    std::fs::write(dir.join("pins.csv"), csv).expect("write pins.csv");
 }

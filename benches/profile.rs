@@ -13,7 +13,11 @@
 //! Ops (`--bench <op> [count]`): `get`, `read`, `kind_get`, `kind_read`,
 //! `set` (update of an existing key), `insert_delete`, `list`, and the
 //! locked design's `locked_get`, `locked_read`, `locked_set`, `locked_list`,
-//! and `papaya_get`. Store: 100K keys (`ZESTOR_BENCH_BASE`); lists: 10K.
+//! and `papaya_get`; and, per call: `set_many100` (an atomic batch of 100
+//! keys), `sets100` (the same 100 keys set one by one), `snapshot` (take and
+//! drop one), `snapshot_get` (a get through a held snapshot), `transfer` (a
+//! transaction reading and writing two keys), `update2` (two `update`s).
+//! Store: 100K keys (`ZESTOR_BENCH_BASE`); lists: 10K.
 
 mod support;
 
@@ -50,6 +54,109 @@ fn run_insert_delete<C: Contender>(contender: &C, fresh: &[String], count: usize
         let key = &fresh[i % fresh.len()];
         contender.set(key, Record::new(i as u64, 1));
         contender.delete(key);
+    }
+}
+
+/// Batches of 100 distinct keys, each sorted, from the op sequence.
+fn batches<'k>(keys: &'k [String], ops: &[u32]) -> Vec<Vec<&'k str>> {
+    ops.chunks(100)
+        .take(256)
+        .map(|chunk| {
+            let mut batch: Vec<&str> = chunk.iter().map(|i| keys[*i as usize].as_str()).collect();
+            batch.sort_unstable();
+            batch.dedup();
+            batch
+        })
+        .collect()
+}
+
+#[inline(never)]
+fn run_set_many(store: &zestor::Store<Record>, batches: &[Vec<&str>], count: usize) {
+    for i in 0..count {
+        let batch = &batches[i % batches.len()];
+        store
+            .set_many(
+                KIND,
+                batch.iter().map(|key| (*key, Record::new(7, i as u64 + 1))),
+            )
+            .unwrap();
+    }
+}
+
+#[inline(never)]
+fn run_batch_sets(store: &zestor::Store<Record>, batches: &[Vec<&str>], count: usize) {
+    for i in 0..count {
+        for key in &batches[i % batches.len()] {
+            store.set(KIND, key, Record::new(7, i as u64 + 1)).unwrap();
+        }
+    }
+}
+
+#[inline(never)]
+fn run_snapshots(kind: &zestor::Kind<Record>, count: usize) {
+    for _ in 0..count {
+        black_box(kind.snapshot().unwrap().revision());
+    }
+}
+
+#[inline(never)]
+fn run_snapshot_gets(
+    snapshot: &zestor::Snapshot<Record>,
+    keys: &[String],
+    ops: &[u32],
+    count: usize,
+) {
+    let mask = ops.len() - 1;
+    for i in 0..count {
+        black_box(snapshot.get(&keys[ops[i & mask] as usize]));
+    }
+}
+
+#[inline(never)]
+fn run_transfers(store: &zestor::Store<Record>, keys: &[String], ops: &[u32], count: usize) {
+    let mask = ops.len() - 1;
+    for i in 0..count {
+        let (from, to) = (
+            &keys[ops[i & mask] as usize],
+            &keys[ops[(i + 1) & mask] as usize],
+        );
+        if from == to {
+            continue;
+        }
+        store
+            .transaction(KIND, |tx| {
+                let a = tx.get(from).unwrap();
+                let b = tx.get(to).unwrap();
+                tx.set(from, Record::new(a.id - 1, i as u64 + 1));
+                tx.set(to, Record::new(b.id + 1, i as u64 + 1));
+                Ok::<_, zestor::Error>(())
+            })
+            .unwrap();
+    }
+}
+
+#[inline(never)]
+fn run_two_updates(store: &zestor::Store<Record>, keys: &[String], ops: &[u32], count: usize) {
+    let mask = ops.len() - 1;
+    for i in 0..count {
+        let (from, to) = (
+            &keys[ops[i & mask] as usize],
+            &keys[ops[(i + 1) & mask] as usize],
+        );
+        if from == to {
+            continue;
+        }
+        let stamp = i as u64 + 1;
+        store
+            .update(KIND, from, |a| {
+                Ok::<_, zestor::Error>(Record::new(a.id - 1, stamp))
+            })
+            .unwrap();
+        store
+            .update(KIND, to, |b| {
+                Ok::<_, zestor::Error>(Record::new(b.id + 1, stamp))
+            })
+            .unwrap();
     }
 }
 
@@ -109,6 +216,15 @@ fn main() {
         "locked_read" => run_gets(&contenders::LockedRead(locked), present, &ops, count),
         "locked_set" => run_sets(&locked_c, present, &ops, count),
         "locked_list" => run_lists(&locked_c, count),
+        "set_many100" => run_set_many(&store, &batches(present, &ops), count),
+        "sets100" => run_batch_sets(&store, &batches(present, &ops), count),
+        "snapshot" => run_snapshots(&store.kind(KIND).expect("open store"), count),
+        "snapshot_get" => {
+            let snapshot = store.snapshot(KIND).expect("open store");
+            run_snapshot_gets(&snapshot, present, &ops, count)
+        }
+        "transfer" => run_transfers(&store, present, &ops, count),
+        "update2" => run_two_updates(&store, present, &ops, count),
         "papaya_get" => {
             let papaya = PapayaC::default();
             contenders::fill(&papaya, &fill);

@@ -18,7 +18,8 @@ out="$target/zestor-bench/callgrind"
 mkdir -p "$out"
 ops=("$@")
 if [ ${#ops[@]} -eq 0 ]; then
-  ops=(get read kind_get kind_read locked_get locked_read papaya_get set locked_set insert_delete list locked_list)
+  ops=(get read kind_get kind_read locked_get locked_read papaya_get set locked_set insert_delete list locked_list
+    snapshot snapshot_get set_many100 sets100 transfer update2)
 fi
 
 # Debug info for line-level annotation, built in a target dir of its own so
@@ -36,7 +37,8 @@ printf '%-14s %12s %14s\n' op count instr/op
 for op in "${ops[@]}"; do
   case "$op" in
     *list) count=200 ;;
-    insert_delete|set|locked_set) count=100000 ;;
+    set_many100|sets100) count=2000 ;;
+    insert_delete|set|locked_set|transfer|update2|snapshot) count=100000 ;;
     *) count=200000 ;;
   esac
   file="$out/callgrind.out.$op"
@@ -45,4 +47,5 @@ for op in "${ops[@]}"; do
   total="$(grep -E '^(summary|totals):' "$file" | head -1 | awk '{print $2}')"
   printf '%-14s %12s %14s\n' "$op" "$count" "$(python3 -c "print(round($total / $count))")"
 done
-echo "(list ops: per call, 10K entries; insert_delete: per insert + delete pair)"
+echo "(list ops: per call, 10K entries; insert_delete: per insert + delete pair;"
+echo " set_many100, sets100: per 100 keys; transfer, update2: per pair of keys)"

@@ -20,7 +20,8 @@ fi
 
 # The profiling driver's ops (benches/profile.rs), each on a short loop.
 profile_ops=(get read kind_get kind_read set insert_delete list
-  locked_get locked_read locked_set locked_list papaya_get)
+  locked_get locked_read locked_set locked_list papaya_get
+  snapshot snapshot_get set_many100 sets100 transfer update2)
 
 for bench in "${benches[@]}"; do
   if [ "$bench" = profile ]; then

@@ -66,15 +66,20 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     pub(crate) fn set_many_validated<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
         // A stable sort keeps equal keys in the order given.
         items.sort_by(|(a, _), (b, _)| a.as_ref().cmp(b.as_ref()));
-        let mut writes: Vec<BatchWrite<T>> = Vec::with_capacity(items.len());
-        for (key, value) in items {
-            let key = key.as_ref();
+        // The values are shared (`Arc`), so an aborted attempt can install
+        // them again.
+        let items: Vec<(K, Arc<T>)> = items
+            .into_iter()
+            .map(|(key, value)| (key, Arc::new(value)))
+            .collect();
+        let mut writes: Vec<BatchWrite<'_, T>> = Vec::with_capacity(items.len());
+        for (key, value) in &items {
             let write = BatchWrite {
-                key: Arc::from(key),
-                op: BatchOp::Set(Arc::new(value)),
+                key: key.as_ref(),
+                op: BatchOp::Set(Arc::clone(value)),
             };
             match writes.last_mut() {
-                Some(last) if *last.key == *key => *last = write,
+                Some(last) if last.key == write.key => *last = write,
                 _ => writes.push(write),
             }
         }
@@ -100,7 +105,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
                 kind = self.store.kind_or_create(self.name);
                 continue;
             }
-            let (writes, reads) = tx.into_batch()?;
+            let (writes, reads) = tx.batch()?;
             match kind.apply_batch(&writes, &reads) {
                 Ok(_) => return Ok(result),
                 Err(Conflict) => continue,

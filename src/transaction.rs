@@ -13,7 +13,7 @@ use crate::sync::Arc;
 use crate::value::Value;
 
 /// A transaction's checked writes, and its reads, ready to commit.
-pub(crate) type Batch<T> = (Vec<BatchWrite<T>>, Vec<BatchRead<T>>);
+pub(crate) type Batch<'k, T> = (Vec<BatchWrite<'k, T>>, Vec<BatchRead<'k, T>>);
 
 /// The reads and writes of one run of a transaction's closure, from
 /// [`Store::transaction`](crate::Store::transaction) or
@@ -137,19 +137,19 @@ impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
     }
 
     /// The checked writes and the reads, for the commit.
-    pub(crate) fn into_batch(self) -> Result<Batch<T>> {
+    pub(crate) fn batch(&self) -> Result<Batch<'_, T>> {
         if self.bad_key {
             return Err(Error::KeyRequired);
         }
         let validation = self.kind.validation();
         let mut writes = Vec::with_capacity(self.writes.len());
-        for (key, write) in self.writes {
+        for (key, write) in &self.writes {
             let op = match write {
                 Some(version) => {
                     let Payload::LiveShared { value, .. } = &version.payload else {
                         unreachable!("a transaction's writes are shared values")
                     };
-                    validation.validate(&key, value)?;
+                    validation.validate(key, value)?;
                     BatchOp::Set(Arc::clone(value))
                 }
                 None => BatchOp::Delete,
@@ -158,8 +158,11 @@ impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
         }
         let reads = self
             .reads
-            .into_iter()
-            .map(|(key, seen)| BatchRead { key, seen })
+            .iter()
+            .map(|(key, seen)| BatchRead {
+                key,
+                seen: seen.clone(),
+            })
             .collect();
         Ok((writes, reads))
     }

@@ -445,3 +445,25 @@ fn snapshots_transactions_and_resumed_watches_follow_the_model() {
     assert_eq!(tally.overflows, 1, "the first resumed watch fell behind");
     assert!(tally.events >= 3);
 }
+
+#[test]
+fn a_watcher_caught_up_on_a_revision_is_not_behind_for_it() {
+    // The model once counted a revision whose one event was delivered as
+    // still pending, and expected an overflow the store rightly did not give.
+    use KeyName::*;
+    use KindName::*;
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 1,
+        compare: CompareMode::Exact,
+        ops: vec![
+            watch(A, false, EventMask::ALL, 1),
+            set(A, K, 1),
+            set(A, K, 1), // unchanged: no revision
+            recv(0, 1),
+            set(A, K1, 2), // one revision behind a buffer of one: fine
+            recv(0, 2),
+        ],
+    });
+    assert_eq!(tally.events, 2);
+    assert_eq!(tally.overflows, 0);
+}

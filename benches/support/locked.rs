@@ -145,6 +145,29 @@ impl<T: PartialEq + Send + Sync> LockedDesign<T> {
         }
     }
 
+    /// Reads two keys and writes both, under one write lock: what a
+    /// transaction is in the locked design.
+    pub fn update_two(
+        &self,
+        kind: &str,
+        a: &str,
+        b: &str,
+        f: impl FnOnce(&T, &T) -> (T, T),
+    ) -> bool {
+        let mut inner = self.inner.write().unwrap();
+        let entries = match inner.kinds.get(kind) {
+            Some(entries) => entries,
+            None => return false,
+        };
+        let (Some(old_a), Some(old_b)) = (entries.get(a).cloned(), entries.get(b).cloned()) else {
+            return false;
+        };
+        let (new_a, new_b) = f(&old_a, &old_b);
+        inner.set(kind, a, new_a);
+        inner.set(kind, b, new_b);
+        true
+    }
+
     pub fn delete(&self, kind: &str, key: &str) -> Option<Arc<T>> {
         let mut inner = self.inner.write().unwrap();
         let previous = inner.kinds.get_mut(kind)?.remove(key)?;

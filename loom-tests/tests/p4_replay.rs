@@ -65,12 +65,13 @@ fn subscribe_with_replay_races_create_and_delete() {
     });
 }
 
-/// The replay floor: with a ring of one slot, a writer can hold a revision
-/// below `S - C` while the subscriber scans, registers and walks. Its write
-/// must then be in the replay, or the subscriber must overflow — never a
-/// silent gap. The other writer moves `head` past the stalled one.
+/// A writer stalled a whole lap of a one-slot ring behind while the watch
+/// takes its snapshot (in the design before issue 8, below the "replay
+/// floor" `S - C`): its write must be in the replay, or arrive as an event,
+/// or the subscriber must overflow — never a silent gap. The other writer
+/// moves `head` past the stalled one.
 #[test]
-fn a_writer_stalled_below_the_replay_floor_cannot_hide() {
+fn a_writer_stalled_a_lap_behind_cannot_hide() {
     model(|| {
         let store = Store::<u32>::builder().ring_capacity(1).build();
         let writers: Vec<_> = ["a", "b"]

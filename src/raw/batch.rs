@@ -67,15 +67,15 @@ pub(crate) enum BatchOp<T> {
 }
 
 /// One write of a batch.
-pub(crate) struct BatchWrite<T> {
-    pub(crate) key: Arc<str>,
+pub(crate) struct BatchWrite<'k, T> {
+    pub(crate) key: &'k str,
     pub(crate) op: BatchOp<T>,
 }
 
 /// A key a transaction read, and the committed version it saw (`None`: the
 /// key was absent).
-pub(crate) struct BatchRead<T> {
-    pub(crate) key: Arc<str>,
+pub(crate) struct BatchRead<'k, T> {
+    pub(crate) key: &'k str,
     pub(crate) seen: Option<Arc<Version<T>>>,
 }
 
@@ -102,13 +102,10 @@ enum Failure {
 
 /// A version the batch installed, and what it needs to decide or undo it.
 struct Installed<T> {
-    cell: Arc<Cell<T>>,
     version: Arc<Version<T>>,
-    /// What to put back if the batch aborts: the cell's version before the
-    /// install, or, if that was itself undecided, the state it stood for.
-    undo: Arc<Version<T>>,
-    /// The committed version replaced (held strongly until the decision, and
-    /// pinned for the snapshots that need it).
+    /// The committed state it replaced: put back if the batch aborts (`None`:
+    /// an empty cell), held strongly until the decision, and pinned for the
+    /// snapshots that need it.
     replaced: Option<Arc<Version<T>>>,
     delta: i64,
 }
@@ -118,8 +115,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// after checking a transaction's `reads` at its revision.
     pub(crate) fn apply_batch(
         &self,
-        writes: &[BatchWrite<T>],
-        reads: &[BatchRead<T>],
+        writes: &[BatchWrite<'_, T>],
+        reads: &[BatchRead<'_, T>],
     ) -> Result<BatchOutcome, Conflict> {
         debug_assert!(writes.windows(2).all(|pair| pair[0].key < pair[1].key));
         loop {
@@ -133,13 +130,14 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     fn try_batch(
         &self,
-        writes: &[BatchWrite<T>],
-        reads: &[BatchRead<T>],
+        writes: &[BatchWrite<'_, T>],
+        reads: &[BatchRead<'_, T>],
     ) -> Result<BatchOutcome, Failure> {
         let txn = Arc::new(Txn::new());
         // The compare function runs between installs and may panic: then the
         // guard aborts the batch and undoes its installs as it unwinds.
         let mut guard = Undo {
+            kind: self,
             txn: &txn,
             installed: Vec::with_capacity(writes.len()),
         };
@@ -148,7 +146,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 Ok(Some(done)) => guard.installed.push(done),
                 Ok(None) => {}
                 Err(Failure::Aborted) => {
-                    undo(&guard.installed);
+                    self.undo(&guard.installed);
                     return Err(Failure::Aborted);
                 }
                 Err(Failure::Conflict) => unreachable!("installs do not validate"),
@@ -170,7 +168,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             if !self.reads_hold(reads, ticket.revision, &txn) {
                 txn.abort();
                 drop(ticket);
-                undo(&installed);
+                self.undo(&installed);
                 return Err(Failure::Conflict);
             }
             match txn.commit(ticket.revision) {
@@ -179,7 +177,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 Err(TxnState::Installing { .. }) => drop(ticket),
                 Err(_) => {
                     drop(ticket);
-                    undo(&installed);
+                    self.undo(&installed);
                     return Err(Failure::Aborted);
                 }
             }
@@ -195,19 +193,20 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             self.live.fetch_add(delta, Ordering::Relaxed);
         }
         let changed = installed.len();
+        let mut replaced = Vec::with_capacity(changed);
         let versions: Box<[Arc<Version<T>>]> = installed
-            .iter()
-            .map(|done| Arc::clone(&done.version))
+            .into_iter()
+            .map(|done| {
+                replaced.extend(done.replaced);
+                done.version
+            })
             .collect();
         let envelope = Arc::new(Version::committed(
             revision,
             Arc::clone(self.name()),
             Payload::Batch(versions),
         ));
-        ticket.publish(
-            &envelope,
-            installed.iter().filter_map(|done| done.replaced.as_ref()),
-        );
+        ticket.publish(&envelope, &replaced);
         Ok(BatchOutcome::Applied { revision, changed })
     }
 
@@ -215,84 +214,82 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     fn install_in(
         &self,
         txn: &Arc<Txn>,
-        write: &BatchWrite<T>,
+        write: &BatchWrite<'_, T>,
     ) -> Result<Option<Installed<T>>, Failure> {
         loop {
             if txn.state() == TxnState::Aborted {
                 return Err(Failure::Aborted);
             }
-            let cell = match write.op {
-                BatchOp::Set(_) => self.keys.cell_for_insert(&write.key),
-                BatchOp::Delete => match self.keys.cell(&write.key) {
-                    Some(cell) => cell,
-                    None => return Ok(None),
-                },
+            let attempt = match write.op {
+                BatchOp::Set(_) => self
+                    .keys
+                    .with_cell_for_insert(write.key, |cell| self.try_install(txn, write, cell)),
+                BatchOp::Delete => self.keys.with_cell(write.key, |cell| match cell {
+                    Some(cell) => self.try_install(txn, write, cell),
+                    None => Ok(None),
+                }),
             };
-            let current = cell.load_full();
-            let base = match self.base(&cell, &current) {
-                Ok(base) => base,
-                Err(Retry) => continue,
-            };
-            let payload = match (&write.op, &base) {
-                (BatchOp::Set(value), Base::Live(old)) => {
-                    let old = old.live().expect("a live base holds a value");
-                    if (self.compare)(old, value) {
-                        return Ok(None);
-                    }
-                    Payload::LiveShared {
-                        value: Arc::clone(value),
-                        created: false,
-                    }
-                }
-                (BatchOp::Set(value), Base::Absent(_)) => Payload::LiveShared {
-                    value: Arc::clone(value),
-                    created: true,
-                },
-                (BatchOp::Delete, Base::Live(old)) => Payload::Deleted(Arc::clone(old)),
-                (BatchOp::Delete, Base::Absent(_)) => return Ok(None),
-            };
-            let replaced = base.replaced().cloned();
-            let delta = live_delta(&base, &payload);
-            let link = match payload {
-                Payload::Deleted(_) => None,
-                _ => replaced.as_ref(),
-            };
-            let version = Arc::new(Version::in_txn(
-                Arc::clone(&current.key),
-                payload,
-                link,
-                txn,
-            ));
-            // Undo to the cell's version if it was committed; if it was an
-            // aborted batch's, to the state that one stood for.
-            let undo = if base_is_current(&base, &current) {
-                Arc::clone(&current)
-            } else {
-                match &replaced {
-                    Some(replaced) => Arc::clone(replaced),
-                    None => Arc::new(Version::committed(
-                        0,
-                        Arc::clone(&current.key),
-                        Payload::Empty,
-                    )),
-                }
-            };
-            drop(base);
-            if cell.compare_and_swap(&current, &version) {
-                return Ok(Some(Installed {
-                    cell,
-                    version,
-                    undo,
-                    replaced,
-                    delta,
-                }));
+            if let Ok(done) = attempt {
+                return Ok(done);
             }
+        }
+    }
+
+    /// One attempt of `install_in` on the key's cell: `Err(Retry)` if the
+    /// cell is dead or changed under it.
+    fn try_install(
+        &self,
+        txn: &Arc<Txn>,
+        write: &BatchWrite<'_, T>,
+        cell: &Cell<T>,
+    ) -> Result<Option<Installed<T>>, Retry> {
+        let current = cell.load();
+        let base = self.base(cell, &current)?;
+        let payload = match (&write.op, &base) {
+            (BatchOp::Set(value), Base::Live(old)) => {
+                let old = old.live().expect("a live base holds a value");
+                if (self.compare)(old, value) {
+                    return Ok(None);
+                }
+                Payload::LiveShared {
+                    value: Arc::clone(value),
+                    created: false,
+                }
+            }
+            (BatchOp::Set(value), Base::Absent(_)) => Payload::LiveShared {
+                value: Arc::clone(value),
+                created: true,
+            },
+            (BatchOp::Delete, Base::Live(old)) => Payload::Deleted(Arc::clone(old)),
+            (BatchOp::Delete, Base::Absent(_)) => return Ok(None),
+        };
+        let replaced = base.replaced().cloned();
+        let delta = live_delta(&base, &payload);
+        let link = match payload {
+            Payload::Deleted(_) => None,
+            _ => replaced.as_ref(),
+        };
+        let version = Arc::new(Version::in_txn(
+            Arc::clone(&current.key),
+            payload,
+            link,
+            txn,
+        ));
+        drop(base);
+        if cell.compare_and_swap(&current, &version) {
+            Ok(Some(Installed {
+                version,
+                replaced,
+                delta,
+            }))
+        } else {
+            Err(Retry)
         }
     }
 
     /// True if every read still holds just before `revision`: the committed
     /// state of its key then is the version the transaction saw.
-    fn reads_hold(&self, reads: &[BatchRead<T>], revision: u64, txn: &Arc<Txn>) -> bool {
+    fn reads_hold(&self, reads: &[BatchRead<'_, T>], revision: u64, txn: &Arc<Txn>) -> bool {
         reads
             .iter()
             .all(|read| match self.state_before(&read.key, revision, txn) {
@@ -339,40 +336,44 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     }
 }
 
-/// True if the committed state a writer found is the cell's version itself
-/// (not the state an aborted version stood for).
-fn base_is_current<T>(base: &Base<'_, T>, current: &Arc<Version<T>>) -> bool {
-    match base.replaced() {
-        Some(replaced) => Arc::ptr_eq(replaced, current),
-        None => matches!(current.payload, Payload::Empty),
-    }
-}
-
 /// Undoes a batch's installs if it unwinds before its decision.
-struct Undo<'a, T> {
+struct Undo<'a, T: Send + Sync + 'static> {
+    kind: &'a RawKind<T>,
     txn: &'a Arc<Txn>,
     installed: Vec<Installed<T>>,
 }
 
-impl<T> Undo<'_, T> {
+impl<T: Send + Sync + 'static> Undo<'_, T> {
     fn disarm(mut self) -> Vec<Installed<T>> {
         std::mem::take(&mut self.installed)
     }
 }
 
-impl<T> Drop for Undo<'_, T> {
+impl<T: Send + Sync + 'static> Drop for Undo<'_, T> {
     fn drop(&mut self) {
         if !self.installed.is_empty() {
             self.txn.abort();
-            undo(&self.installed);
+            self.kind.undo(&self.installed);
         }
     }
 }
 
-/// Puts back what each install replaced, newest first, where the batch's
-/// version is still in the cell (a writer may have written over it since).
-fn undo<T>(installed: &[Installed<T>]) {
-    for done in installed.iter().rev() {
-        done.cell.compare_and_swap(&done.version, &done.undo);
+impl<T: Send + Sync + 'static> RawKind<T> {
+    /// Puts back the committed state each install replaced, newest first,
+    /// where the batch's version is still in the cell (a writer may have
+    /// written over it since). An empty cell gets a fresh `Empty` version.
+    fn undo(&self, installed: &[Installed<T>]) {
+        for done in installed.iter().rev() {
+            let key = &done.version.key;
+            let back = match &done.replaced {
+                Some(replaced) => Arc::clone(replaced),
+                None => Arc::new(Version::committed(0, Arc::clone(key), Payload::Empty)),
+            };
+            self.keys.with_cell(key, |cell| {
+                if let Some(cell) = cell {
+                    cell.compare_and_swap(&done.version, &back);
+                }
+            });
+        }
     }
 }

@@ -75,18 +75,9 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
     }
 
     /// The cell `point` maps `key` to, if any (any state), as an owned
-    /// reference: for batches, which hold several cells at once.
+    /// reference: for a transaction's validation, which walks it.
     pub(crate) fn cell(&self, key: &str) -> Option<Arc<Cell<T>>> {
         self.point.with(key, |cell| cell.cloned())
-    }
-
-    /// [`with_cell_for_insert`](Self::with_cell_for_insert)'s cell, as an
-    /// owned reference.
-    pub(crate) fn cell_for_insert(&self, key: &str) -> Arc<Cell<T>> {
-        match self.cell(key) {
-            Some(cell) => cell,
-            None => self.insert_cell(key),
-        }
     }
 
     /// The canonical cell of `key` from `order` (creating an `Empty` one),

@@ -212,31 +212,47 @@ impl Expected {
                 });
             }
         }
+        // The rest of a revision already read (a batch): the store's cursor
+        // holds it and delivers it before it looks at the ring again, buffer
+        // rule or not.
+        if self.within > 0 {
+            if let Some(seen) = self.next_of_revision(model) {
+                return Delivery::Event(seen);
+            }
+            self.next += 1;
+            self.within = 0;
+        }
         let head = model.revision(&self.kind) + 1;
         if head - self.next > self.spec.buffer_size as u64 {
             self.end();
             return Delivery::Overflow;
         }
         while self.next < head {
-            let revision = self.next;
-            let events = model.events(&self.kind, revision);
-            let Some(event) = events.get(self.within) else {
-                // The revision is done (or was a hole).
-                self.next += 1;
-                self.within = 0;
-                continue;
-            };
+            // Reading a revision: its first admitted event, if any.
+            if let Some(seen) = self.next_of_revision(model) {
+                return Delivery::Event(seen);
+            }
+            self.next += 1;
+            self.within = 0;
+        }
+        Delivery::Pending
+    }
+
+    /// The next admitted event of revision `next`, from index `within` on.
+    fn next_of_revision(&mut self, model: &Model) -> Option<Seen> {
+        let events = model.events(&self.kind, self.next);
+        while let Some(event) = events.get(self.within) {
             self.within += 1;
             if self.spec.types.admits(event.event_type) {
-                return Delivery::Event(Seen {
+                return Some(Seen {
                     key: event.key.clone(),
                     event_type: event.event_type,
                     value: event.value,
-                    revision,
+                    revision: self.next,
                 });
             }
         }
-        Delivery::Pending
+        None
     }
 }
 

@@ -82,7 +82,7 @@ fn an_overflow_reaches_a_sleeper() {
 /// Subscribing races a producer's write, while another subscriber leaves.
 /// The new subscriber registers, fences (F2) and then looks for the write;
 /// the producer writes, fences (F1) and then looks for subscribers (which it
-/// marks here, as a producer below a replay floor does). One of them always
+/// marks here, as a lapped producer does). One of them always
 /// sees the other. And the list ends holding exactly the new subscriber.
 #[test]
 fn subscribe_and_unsubscribe_race_a_producer() {
