@@ -292,7 +292,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     fn reads_hold(&self, reads: &[BatchRead<'_, T>], revision: u64, txn: &Arc<Txn>) -> bool {
         reads
             .iter()
-            .all(|read| match self.state_before(&read.key, revision, txn) {
+            .all(|read| match self.state_before(read.key, revision, txn) {
                 Ok(state) => match (&state, &read.seen) {
                     (None, None) => true,
                     (Some(now), Some(seen)) => Arc::ptr_eq(now, seen),
