@@ -220,7 +220,7 @@ fn transfers_threads(c: &mut Criterion) {
             |b| {
                 b.iter_custom(|iters| {
                     support::run_threads(threads, iters, |t, first, count| {
-                        let mut rng = Rng::new(first ^ (t as u64 + 1) * 0x9E37);
+                        let mut rng = Rng::new(first ^ ((t as u64 + 1) * 0x9E37));
                         for _ in 0..count {
                             let (from, to) = pair(&mut rng);
                             transfer_zestor(&store, &names[from], &names[to]);
@@ -234,7 +234,7 @@ fn transfers_threads(c: &mut Criterion) {
             |b| {
                 b.iter_custom(|iters| {
                     support::run_threads(threads, iters, |t, first, count| {
-                        let mut rng = Rng::new(first ^ (t as u64 + 1) * 0x9E37);
+                        let mut rng = Rng::new(first ^ ((t as u64 + 1) * 0x9E37));
                         for _ in 0..count {
                             let (from, to) = pair(&mut rng);
                             assert!(locked.update_two(KIND, &names[from], &names[to], moved));
