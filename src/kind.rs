@@ -130,6 +130,11 @@ impl<T: Send + Sync + 'static> Kind<T> {
         Ok(self.view()?.count())
     }
 
+    /// [`Store::batch_retries`](crate::Store::batch_retries) on this kind.
+    pub fn batch_retries(&self) -> Result<u64> {
+        Ok(self.view()?.batch_retries())
+    }
+
     /// [`Store::revision`](crate::Store::revision) on this kind.
     pub fn revision(&self) -> Result<u64> {
         Ok(self.view()?.revision())

@@ -151,7 +151,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     /// A snapshot of the kind, for the point-in-time reads below.
     pub(crate) fn snapshot(&self) -> Snapshot<T> {
-        Snapshot::new(self.raw.snapshot())
+        Snapshot::new(self.raw.snapshot(), self.name)
     }
 
     pub(crate) fn list(&self) -> Vec<Entry<T>> {
@@ -189,6 +189,10 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     pub(crate) fn revision(&self) -> u64 {
         self.raw.revision()
+    }
+
+    pub(crate) fn batch_retries(&self) -> u64 {
+        self.raw.batch_retries()
     }
 
     // ----- watch -----

@@ -46,24 +46,31 @@ const ALL: (Bound<&str>, Bound<&str>) = (Bound::Unbounded, Bound::Unbounded);
 /// ```
 pub struct Snapshot<T: Send + Sync + 'static> {
     raw: Arc<RawSnapshot<T>>,
+    /// The kind's name as asked for (a kind never written is read through a
+    /// nameless stand-in).
+    kind: Arc<str>,
 }
 
 impl<T: Send + Sync + 'static> Clone for Snapshot<T> {
     fn clone(&self) -> Self {
         Snapshot {
             raw: Arc::clone(&self.raw),
+            kind: Arc::clone(&self.kind),
         }
     }
 }
 
 impl<T: Send + Sync + 'static> Snapshot<T> {
-    pub(crate) fn new(raw: RawSnapshot<T>) -> Self {
-        Snapshot { raw: Arc::new(raw) }
+    pub(crate) fn new(raw: RawSnapshot<T>, kind: &str) -> Self {
+        Snapshot {
+            raw: Arc::new(raw),
+            kind: Arc::from(kind),
+        }
     }
 
     /// The kind this is a view of.
     pub fn kind(&self) -> &str {
-        self.raw.kind().name()
+        &self.kind
     }
 
     /// The revision the view is at: every write to the kind with a revision

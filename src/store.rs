@@ -262,6 +262,15 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.view(kind, |k| Ok(k.revision()))
     }
 
+    /// How many times an atomic write on the kind — a
+    /// [`set_many`](Self::set_many) or a [`transaction`](Self::transaction)
+    /// — had to start over: a concurrent write to one of its keys aborted
+    /// it while it was being installed, or a transaction's reads went stale.
+    /// A diagnostic for contention: divide by the atomic writes made.
+    pub fn batch_retries(&self, kind: &str) -> Result<u64> {
+        self.view(kind, |k| Ok(k.batch_retries()))
+    }
+
     /// The kinds that hold at least one entry, in ascending order.
     pub fn kinds(&self) -> Result<Vec<Arc<str>>> {
         check_open(&self.raw)?;

@@ -467,3 +467,17 @@ fn a_watcher_caught_up_on_a_revision_is_not_behind_for_it() {
     assert_eq!(tally.events, 2);
     assert_eq!(tally.overflows, 0);
 }
+
+#[test]
+fn a_snapshot_of_a_kind_never_written_is_named_for_it() {
+    // Found by the fuzzer: it was named after the nameless stand-in that
+    // reads a kind never written.
+    ops::run(&ops::Input {
+        ring_capacity: 8,
+        compare: CompareMode::Exact,
+        ops: vec![Op::Snapshot {
+            kind: KindName::B,
+            via: Via::Store,
+        }],
+    });
+}

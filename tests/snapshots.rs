@@ -59,6 +59,7 @@ fn a_snapshot_holds_the_kind_at_its_revision() {
 fn a_snapshot_of_a_never_written_kind_is_empty_and_creates_nothing() {
     let store = Store::<u32>::new();
     let snapshot = store.snapshot("nothing").unwrap();
+    assert_eq!(snapshot.kind(), "nothing");
     assert_eq!(snapshot.revision(), 0);
     assert!(snapshot.list().is_empty());
     assert!(store.kinds().unwrap().is_empty());

@@ -255,3 +255,62 @@ fn a_single_key_write_racing_a_batch_never_shows_half_of_it() {
     }
     assert_eq!(creates, 4);
 }
+
+/// The abort rate of atomic writes under contention (they are
+/// obstruction-free: a racing write makes them start over), measured and
+/// printed: `cargo test --release --test transactions abort_rate -- --nocapture`.
+/// Two threads write batches of 8 keys out of 16, a third sets single keys
+/// among them; every batch still commits.
+#[test]
+fn abort_rate_under_contention() {
+    let rounds: u64 = if cfg!(miri) { 20 } else { 5_000 };
+    let store = Store::<u64>::new();
+    let keys: Vec<String> = (0..16).map(|i| format!("key-{i:02}")).collect();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let single_writes = std::thread::scope(|scope| {
+        let single = scope.spawn(|| {
+            let mut writes = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                writes += 1;
+                store
+                    .set("k", &keys[(writes % 16) as usize], (9 << 32) | writes)
+                    .unwrap();
+            }
+            writes
+        });
+        let batchers: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (store, keys) = (&store, &keys);
+                scope.spawn(move || {
+                    for round in 0..rounds {
+                        let start = ((round * 5 + t * 3) % 8) as usize;
+                        let batch = keys[start..start + 8]
+                            .iter()
+                            .map(|key| (key.as_str(), (t << 32) | round));
+                        store.set_many("k", batch).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for batcher in batchers {
+            batcher.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        single.join().unwrap()
+    });
+    let batches = 2 * rounds;
+    let retries = store.batch_retries("k").unwrap();
+    eprintln!(
+        "abort rate: {retries} restarts for {batches} batches of 8 keys ({:.2} per batch), \
+         racing each other and {single_writes} single-key writes",
+        retries as f64 / batches as f64
+    );
+    // Every batch committed: one revision each, all 8 keys together.
+    let mut watch = store.watch("k", WatchOptions::new().replay(true)).unwrap();
+    let mut replayed = 0;
+    while watch.replay_remaining() > 0 {
+        watch.try_recv().unwrap().unwrap();
+        replayed += 1;
+    }
+    assert_eq!(replayed, 16);
+}

@@ -120,10 +120,15 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     ) -> Result<BatchOutcome, Conflict> {
         debug_assert!(writes.windows(2).all(|pair| pair[0].key < pair[1].key));
         loop {
-            match self.try_batch(writes, reads) {
+            let failure = match self.try_batch(writes, reads) {
                 Ok(outcome) => return Ok(outcome),
-                Err(Failure::Aborted) => continue,
-                Err(Failure::Conflict) => return Err(Conflict),
+                Err(failure) => failure,
+            };
+            // Relaxed: a statistic.
+            self.batch_retries.fetch_add(1, Ordering::Relaxed);
+            match failure {
+                Failure::Aborted => continue,
+                Failure::Conflict => return Err(Conflict),
             }
         }
     }

@@ -171,6 +171,8 @@ pub(crate) struct RawKind<T> {
     snapshots: SnapshotRegistry<T>,
     /// Tombstones whose cells stay linked because a snapshot may need them.
     graveyard: Stack<Arc<Version<T>>>,
+    /// Attempts of batches and transactions that had to start over.
+    pub(super) batch_retries: AtomicU64,
     pub(super) compare: Arc<CompareFn<T>>,
     validator: Option<Arc<ValidateFn<T>>>,
 }
@@ -291,6 +293,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             subscribers: Subscribers::new(),
             snapshots: SnapshotRegistry::new(),
             graveyard: Stack::new(),
+            batch_retries: AtomicU64::new(0),
             compare,
             validator,
         }
@@ -701,6 +704,13 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// Number of live keys; exact on a quiescent kind.
     pub(crate) fn count(&self) -> usize {
         usize::try_from(self.live.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// How many attempts of atomic batches and transactions on this kind
+    /// had to start over: aborted by a concurrent writer, or, for a
+    /// transaction, its reads gone stale.
+    pub(crate) fn batch_retries(&self) -> u64 {
+        self.batch_retries.load(Ordering::Relaxed)
     }
 
     /// The highest revision handed out so far (0 if none).
