@@ -30,7 +30,7 @@ if ! cargo +nightly miri --version >/dev/null 2>&1; then
 fi
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-stacked-borrows -Zmiri-permissive-provenance -Zmiri-ignore-leaks}"
 default_tests="--lib --test data_model --test writes --test watch --test drops --test stress \
-  --test kind_handle --test send_sync --test fuzz_regressions"
+  --test kind_handle --test send_sync --test fuzz_regressions --test snapshots --test transactions"
 if [ "${MIRI_ALL:-0}" = 1 ]; then
   default_tests="--lib --tests"
 fi

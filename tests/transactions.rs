@@ -163,7 +163,7 @@ fn concurrent_transfers_are_serializable() {
     // closure runs again when its reads went stale.
     const ACCOUNTS: usize = 6;
     const THREADS: usize = 6;
-    const TRANSFERS: usize = 400;
+    const TRANSFERS: usize = if cfg!(miri) { 10 } else { 400 };
     let store = Store::<i64>::new();
     let names: Vec<String> = (0..ACCOUNTS).map(|i| format!("acct-{i}")).collect();
     store
@@ -197,7 +197,7 @@ fn concurrent_transfers_are_serializable() {
     let auditor = {
         let store = store.clone();
         std::thread::spawn(move || {
-            for _ in 0..500 {
+            for _ in 0..if cfg!(miri) { 10 } else { 500 } {
                 let snapshot = store.snapshot("bank").unwrap();
                 let total: i64 = snapshot.values().iter().map(|v| **v).sum();
                 assert_eq!(total, 6_000, "at revision {}", snapshot.revision());
@@ -219,10 +219,11 @@ fn a_single_key_write_racing_a_batch_never_shows_half_of_it() {
     let store = Store::<u64>::new();
     let keys = ["a", "b", "c", "d"];
     store.set_many("k", keys.map(|k| (k, 0))).unwrap();
+    let rounds: u64 = if cfg!(miri) { 20 } else { 2_000 };
     let batcher = {
         let store = store.clone();
         std::thread::spawn(move || {
-            for round in 1..=2_000u64 {
+            for round in 1..=rounds {
                 store.set_many("k", keys.map(|k| (k, round * 10))).unwrap();
             }
         })
@@ -230,7 +231,7 @@ fn a_single_key_write_racing_a_batch_never_shows_half_of_it() {
     let single = {
         let store = store.clone();
         std::thread::spawn(move || {
-            for round in 1..=2_000u64 {
+            for round in 1..=rounds {
                 assert_ne!(
                     store.set("k", "b", round * 10 + 1).unwrap(),
                     SetResult::Unchanged
@@ -238,7 +239,7 @@ fn a_single_key_write_racing_a_batch_never_shows_half_of_it() {
             }
         })
     };
-    for _ in 0..2_000 {
+    for _ in 0..rounds {
         let snapshot = store.snapshot("k").unwrap();
         let values: Vec<u64> = snapshot.values().iter().map(|v| **v).collect();
         // a, c and d are written only by the batch: always equal.
