@@ -39,10 +39,14 @@ fn with_and_without_writer<C: Contender>(
         scope.spawn(|| {
             let mut rng = Rng::new(0xB0B);
             let mut done = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            // At least one write, even when a filter skips the timed part.
+            loop {
                 let index = rng.below(keys.len() as u64);
                 contender.set(&keys[index as usize], Record::new(index, done + (1 << 40)));
                 done += 1;
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
             }
             writes.store(done, Ordering::Relaxed);
         });
