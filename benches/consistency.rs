@@ -6,12 +6,14 @@
 //!   size — O(1), so the same at every size;
 //! * `snapshot_get`: a point read through a held snapshot, next to `get`
 //!   and `Kind::get` on the same store (100K keys, uniform);
-//! * `batch_100`: an atomic `set_many` of 100 keys, next to 100 single
-//!   `set`s in key order (the per-item work of the non-atomic `set_many`
-//!   before issue 8) and the locked design's `set_many` (one write lock);
-//! * `transfer`: a transaction that reads two keys and writes both, next to
-//!   two `update`s (no atomicity) and the locked design doing both under
-//!   one write lock, 1 thread;
+//! * `batch_100`: an atomic `set_many` of 100 keys (`zestor`), next to 100
+//!   single `set`s in key order (`zestor_single_sets`: the per-item work of
+//!   the non-atomic `set_many` before issue 8) and the locked design's
+//!   `set_many` (one write lock);
+//! * `transfer`: a transaction that reads two keys and writes both
+//!   (`zestor`), next to two `update`s (`zestor_two_updates`, no
+//!   atomicity) and the locked design doing both under one write lock, 1
+//!   thread;
 //! * `transfers_threads`: the same transfer between random pairs of 100
 //!   accounts from 2 threads: time per transfer = 1 / aggregate throughput.
 
@@ -107,7 +109,7 @@ fn batch_100(c: &mut Criterion) {
         stamp
     };
     let mut i = 0usize;
-    group.bench_function("zestor_set_many", |b| {
+    group.bench_function("zestor", |b| {
         b.iter(|| {
             i += 1;
             let s = next();
@@ -117,7 +119,7 @@ fn batch_100(c: &mut Criterion) {
                 .unwrap();
         });
     });
-    group.bench_function("zestor_sets", |b| {
+    group.bench_function("zestor_single_sets", |b| {
         b.iter(|| {
             i += 1;
             let s = next();
@@ -126,7 +128,7 @@ fn batch_100(c: &mut Criterion) {
             }
         });
     });
-    group.bench_function("locked_set_many", |b| {
+    group.bench_function("locked", |b| {
         b.iter(|| {
             i += 1;
             let s = next();
@@ -181,7 +183,7 @@ fn transfer(c: &mut Criterion) {
     let (store, locked, names) = accounts();
     let mut group = c.benchmark_group("transfer");
     let mut rng = Rng::new(9);
-    group.bench_function("zestor_transaction", |b| {
+    group.bench_function("zestor", |b| {
         b.iter(|| {
             let (from, to) = pair(&mut rng);
             transfer_zestor(&store, &names[from], &names[to]);
@@ -202,7 +204,7 @@ fn transfer(c: &mut Criterion) {
                 .unwrap();
         });
     });
-    group.bench_function("locked_one_lock", |b| {
+    group.bench_function("locked", |b| {
         b.iter(|| {
             let (from, to) = pair(&mut rng);
             assert!(locked.update_two(KIND, &names[from], &names[to], moved));
@@ -216,7 +218,7 @@ fn transfers_threads(c: &mut Criterion) {
     let mut group = c.benchmark_group("transfers_threads");
     for threads in support::thread_counts().into_iter().filter(|t| *t <= 2) {
         group.bench_function(
-            BenchmarkId::new("zestor_transaction", format!("{threads}t")),
+            BenchmarkId::new("zestor", format!("{threads}t")),
             |b| {
                 b.iter_custom(|iters| {
                     support::run_threads(threads, iters, |t, first, count| {
@@ -230,7 +232,7 @@ fn transfers_threads(c: &mut Criterion) {
             },
         );
         group.bench_function(
-            BenchmarkId::new("locked_one_lock", format!("{threads}t")),
+            BenchmarkId::new("locked", format!("{threads}t")),
             |b| {
                 b.iter_custom(|iters| {
                     support::run_threads(threads, iters, |t, first, count| {

@@ -55,6 +55,11 @@ GROUPS = [
     ("watch_writer", "6. writer cost per write with N watchers subscribed (drained between batches)"),
     ("watch_fanout_threads", "6. per write, until N watcher threads received it (end to end, 2 cores)"),
     ("watch_replay", "6. subscribe with replay and consume it (by kind size)"),
+    ("snapshot_take", "8. take and drop a snapshot of a quiet kind (by kind size)"),
+    ("snapshot_get", "8. point get, 100K keys: by kind name, through a Kind, through a held snapshot"),
+    ("batch_100", "8. an atomic set_many of 100 keys, next to 100 single sets and the locked design's set_many"),
+    ("transfer", "8. a two-key transfer: a transaction, two updates, the locked design under one write lock"),
+    ("transfers_threads", "8. transfers between random pairs of 100 accounts (by threads; time per transfer = 1 / throughput)"),
 ]
 
 # The chart: (label, group, column) and the contenders drawn against zestor.
