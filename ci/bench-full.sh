@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full benchmark run behind BENCHMARKS.md: every group at full size,
 # then the no-allocation test, then the report (tables, targets) and the
-# chart. About 20 minutes on the 2-core VM.
+# chart. About 25 minutes on the 2-core VM.
 #
 #   ci/bench-full.sh
 #
@@ -24,7 +24,7 @@ unset ZESTOR_BENCH_QUICK
 } > "$out/machine.txt"
 cat "$out/machine.txt"
 
-for bench in point_get mixed writes ordered watch latency memory; do
+for bench in point_get mixed writes ordered watch latency memory consistency; do
   printf '\n==> cargo bench --bench %s\n' "$bench"
   cargo bench --bench "$bench"
 done
