@@ -1,7 +1,6 @@
 //! [`Transaction`]: reads and writes on one kind that commit as one
 //! revision, serializably, or not at all.
 
-use std::collections::btree_map::Entry as MapEntry;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -47,18 +46,42 @@ pub(crate) type Batch<'k, T> = (Vec<BatchWrite<'k, T>>, Vec<BatchRead<'k, T>>);
 /// ```
 pub struct Transaction<'a, T: Send + Sync + 'static> {
     kind: &'a Arc<RawKind<T>>,
-    reads: BTreeMap<Arc<str>, Option<Arc<Version<T>>>>,
-    writes: BTreeMap<Arc<str>, Option<Arc<Version<T>>>>,
-    /// The first key that was empty, reported at commit.
+    /// Every key the closure touched, in key order (the order a batch
+    /// installs in), each allocated once whether it was read, written or
+    /// both.
+    touched: BTreeMap<Box<str>, Touched<T>>,
+    /// A key was empty: reported at commit.
     bad_key: bool,
+}
+
+/// What a transaction did with one key.
+struct Touched<T> {
+    /// The committed version its first read saw (`Some(None)`: absent);
+    /// `None` if the closure wrote the key without reading it first.
+    seen: Option<Option<Arc<Version<T>>>>,
+    /// What it will write, if anything.
+    write: Option<Write<T>>,
+}
+
+/// A transaction's write to one key.
+enum Write<T> {
+    /// Store the value. `shown` is the version a `get` of the key handed
+    /// out, made the first time one asked (so two `get`s are the same
+    /// write to [`Value::ptr_eq`]) and not before: a transfer never reads
+    /// its own writes, and should not pay for a version it never shows.
+    Set {
+        value: Arc<T>,
+        shown: Option<Arc<Version<T>>>,
+    },
+    /// Delete the key.
+    Delete,
 }
 
 impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
     pub(crate) fn new(kind: &'a Arc<RawKind<T>>) -> Self {
         Transaction {
             kind,
-            reads: BTreeMap::new(),
-            writes: BTreeMap::new(),
+            touched: BTreeMap::new(),
             bad_key: false,
         }
     }
@@ -68,23 +91,42 @@ impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
     /// only if it still holds then). A value this transaction set has
     /// revision 0 until the transaction commits.
     pub fn get(&mut self, key: &str) -> Option<Value<T>> {
-        if let Some(written) = self.writes.get(key) {
-            return written
-                .as_ref()
-                .map(|version| Value::new(Arc::clone(version)));
-        }
         if key.is_empty() {
             self.bad_key = true;
             return None;
         }
-        let seen = match self.reads.get(key) {
-            Some(seen) => seen.clone(),
-            None => {
-                let seen = self.kind.committed(key);
-                self.reads.insert(Arc::from(key), seen.clone());
-                seen
-            }
-        };
+        if let Some(touched) = self.touched.get_mut(key) {
+            return match &mut touched.write {
+                None => touched
+                    .seen
+                    .clone()
+                    .flatten()
+                    .filter(|version| version.live().is_some())
+                    .map(Value::new),
+                Some(Write::Delete) => None,
+                Some(Write::Set { value, shown }) => {
+                    let version = shown.get_or_insert_with(|| {
+                        Arc::new(Version::committed(
+                            0,
+                            Arc::from(key),
+                            Payload::LiveShared {
+                                value: Arc::clone(value),
+                                created: false,
+                            },
+                        ))
+                    });
+                    Some(Value::new(Arc::clone(version)))
+                }
+            };
+        }
+        let seen = self.kind.committed(key);
+        self.touched.insert(
+            Box::from(key),
+            Touched {
+                seen: Some(seen.clone()),
+                write: None,
+            },
+        );
         seen.filter(|version| version.live().is_some())
             .map(Value::new)
     }
@@ -98,42 +140,43 @@ impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
     /// validator checks it at commit; an empty key fails the transaction
     /// with [`Error::KeyRequired`].
     pub fn set(&mut self, key: &str, value: T) {
-        if key.is_empty() {
-            self.bad_key = true;
-            return;
-        }
-        let key: Arc<str> = Arc::from(key);
-        let version = Arc::new(Version::committed(
-            0,
-            Arc::clone(&key),
-            Payload::LiveShared {
+        self.write(
+            key,
+            Write::Set {
                 value: Arc::new(value),
-                created: false,
+                shown: None,
             },
-        ));
-        self.writes.insert(key, Some(version));
+        );
     }
 
     /// Deletes `key` when the transaction commits (nothing, if it holds no
     /// value then).
     pub fn delete(&mut self, key: &str) {
+        self.write(key, Write::Delete);
+    }
+
+    fn write(&mut self, key: &str, write: Write<T>) {
         if key.is_empty() {
             self.bad_key = true;
             return;
         }
-        match self.writes.entry(Arc::from(key)) {
-            MapEntry::Occupied(mut entry) => {
-                entry.insert(None);
-            }
-            MapEntry::Vacant(entry) => {
-                entry.insert(None);
+        match self.touched.get_mut(key) {
+            Some(touched) => touched.write = Some(write),
+            None => {
+                self.touched.insert(
+                    Box::from(key),
+                    Touched {
+                        seen: None,
+                        write: Some(write),
+                    },
+                );
             }
         }
     }
 
     /// True if the transaction writes anything.
     pub(crate) fn writes_anything(&self) -> bool {
-        !self.writes.is_empty()
+        self.touched.values().any(|touched| touched.write.is_some())
     }
 
     /// The checked writes and the reads, for the commit.
@@ -142,28 +185,25 @@ impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
             return Err(Error::KeyRequired);
         }
         let validation = self.kind.validation();
-        let mut writes = Vec::with_capacity(self.writes.len());
-        for (key, write) in &self.writes {
-            let op = match write {
-                Some(version) => {
-                    let Payload::LiveShared { value, .. } = &version.payload else {
-                        unreachable!("a transaction's writes are shared values")
-                    };
+        let mut writes = Vec::with_capacity(self.touched.len());
+        let mut reads = Vec::with_capacity(self.touched.len());
+        for (key, touched) in &self.touched {
+            if let Some(seen) = &touched.seen {
+                reads.push(BatchRead {
+                    key,
+                    seen: seen.clone(),
+                });
+            }
+            let op = match &touched.write {
+                Some(Write::Set { value, .. }) => {
                     validation.validate(key, value)?;
                     BatchOp::Set(Arc::clone(value))
                 }
-                None => BatchOp::Delete,
+                Some(Write::Delete) => BatchOp::Delete,
+                None => continue,
             };
             writes.push(BatchWrite { key, op });
         }
-        let reads = self
-            .reads
-            .iter()
-            .map(|(key, seen)| BatchRead {
-                key,
-                seen: seen.clone(),
-            })
-            .collect();
         Ok((writes, reads))
     }
 }
@@ -172,8 +212,14 @@ impl<T: Send + Sync + 'static> fmt::Debug for Transaction<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction")
             .field("kind", &self.kind.name())
-            .field("reads", &self.reads.len())
-            .field("writes", &self.writes.len())
+            .field(
+                "reads",
+                &self.touched.values().filter(|t| t.seen.is_some()).count(),
+            )
+            .field(
+                "writes",
+                &self.touched.values().filter(|t| t.write.is_some()).count(),
+            )
             .finish_non_exhaustive()
     }
 }

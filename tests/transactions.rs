@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use zestor::{Error, EventType, SetResult, Store, WatchOptions};
+use zestor::{Error, EventType, SetResult, Store, Value, WatchOptions};
 
 #[test]
 fn set_many_is_one_revision_skipping_unchanged_keys() {
@@ -67,7 +67,13 @@ fn a_transaction_commits_its_reads_and_writes_as_one_revision() {
             // Read-your-writes, with revision 0 until commit.
             let mine = tx.get("bob").unwrap();
             assert_eq!((*mine, mine.revision()), (35, 0));
+            assert_eq!(mine.key(), "bob");
+            // Two reads of one own write are the same write.
+            assert!(Value::ptr_eq(&mine, &tx.get("bob").unwrap()));
+            // A delete after a set wins, and reads as absent.
+            tx.set("carol", 1);
             tx.delete("carol");
+            assert!(!tx.contains("carol"));
             Ok::<_, Error>(30)
         })
         .unwrap();
