@@ -213,32 +213,29 @@ fn transfer(c: &mut Criterion) {
     group.finish();
 }
 
+/// One transfer between two named accounts, as a contender makes it.
+type Transfer<'a> = dyn Fn(&str, &str) + Sync + 'a;
+
 fn transfers_threads(c: &mut Criterion) {
     let (store, locked, names) = accounts();
+    let zestor = |from: &str, to: &str| transfer_zestor(&store, from, to);
+    let locked = |from: &str, to: &str| assert!(locked.update_two(KIND, from, to, moved));
+    let contenders: [(&str, &Transfer<'_>); 2] = [("zestor", &zestor), ("locked", &locked)];
     let mut group = c.benchmark_group("transfers_threads");
     for threads in support::thread_counts().into_iter().filter(|t| *t <= 2) {
-        group.bench_function(BenchmarkId::new("zestor", format!("{threads}t")), |b| {
-            b.iter_custom(|iters| {
-                support::run_threads(threads, iters, |t, first, count| {
-                    let mut rng = Rng::new(first ^ ((t as u64 + 1) * 0x9E37));
-                    for _ in 0..count {
-                        let (from, to) = pair(&mut rng);
-                        transfer_zestor(&store, &names[from], &names[to]);
-                    }
-                })
+        for (name, transfer) in contenders {
+            group.bench_function(BenchmarkId::new(name, format!("{threads}t")), |b| {
+                b.iter_custom(|iters| {
+                    support::run_threads(threads, iters, |t, first, count| {
+                        let mut rng = Rng::new(first ^ ((t as u64 + 1) * 0x9E37));
+                        for _ in 0..count {
+                            let (from, to) = pair(&mut rng);
+                            transfer(&names[from], &names[to]);
+                        }
+                    })
+                });
             });
-        });
-        group.bench_function(BenchmarkId::new("locked", format!("{threads}t")), |b| {
-            b.iter_custom(|iters| {
-                support::run_threads(threads, iters, |t, first, count| {
-                    let mut rng = Rng::new(first ^ ((t as u64 + 1) * 0x9E37));
-                    for _ in 0..count {
-                        let (from, to) = pair(&mut rng);
-                        assert!(locked.update_two(KIND, &names[from], &names[to], moved));
-                    }
-                })
-            });
-        });
+        }
     }
     group.finish();
 }
