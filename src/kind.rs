@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::RangeBounds;
 
 use crate::error::{BoxError, Result};
+use crate::mirror::Mirror;
 use crate::ops::{check_open, KindRef};
 use crate::raw::kind::{RawKind, SetResult};
 use crate::raw::store::RawStore;
@@ -143,6 +144,16 @@ impl<T: Send + Sync + 'static> Kind<T> {
     /// [`Store::watch`](crate::Store::watch) on this kind.
     pub fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
         self.view()?.watch(options)
+    }
+
+    /// [`Store::mirror`](crate::Store::mirror) on this kind.
+    pub fn mirror(&self) -> Result<Mirror<T>> {
+        self.mirror_with(WatchOptions::new())
+    }
+
+    /// [`Store::mirror_with`](crate::Store::mirror_with) on this kind.
+    pub fn mirror_with(&self, options: WatchOptions) -> Result<Mirror<T>> {
+        self.view()?.mirror(options)
     }
 
     /// [`Store::transaction`](crate::Store::transaction) on this kind.

@@ -11,10 +11,11 @@ mod sync;
 // The public layer, split by concept. Its imports form a tree, each
 // module naming only those to its right (and the three above):
 //   store (Store, StoreBuilder) -> kind (Kind) -> ops (KindRef: each per-kind
-//   operation, and the argument checks) -> transaction (Transaction) ->
+//   operation, and the argument checks) -> mirror (Mirror) -> transaction (Transaction) ->
 //   watch (WatchOptions, Event, Watch) -> snapshot (Snapshot, and the
 //   multi-key reads) -> value (Value).
 mod kind;
+mod mirror;
 mod ops;
 mod snapshot;
 mod store;
@@ -24,6 +25,7 @@ mod watch;
 
 pub use error::{BoxError, Error, Result, WatchError};
 pub use kind::Kind;
+pub use mirror::{Mirror, MirrorStream};
 pub use raw::hash::KeyHashing;
 pub use raw::kind::SetResult;
 pub use raw::version::EventType;

@@ -10,8 +10,9 @@
 use std::ops::RangeBounds;
 
 use crate::error::{BoxError, Error, Result};
+use crate::mirror::Mirror;
 use crate::raw::batch::{BatchOp, BatchWrite, Conflict};
-use crate::raw::cursor::Start;
+use crate::raw::cursor::{Filter, Start};
 use crate::raw::kind::{RawKind, SetResult, Validation};
 use crate::raw::store::RawStore;
 use crate::snapshot::{self, Entry, Snapshot};
@@ -210,14 +211,36 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             (true, None) => Start::Replay,
             (false, None) => Start::Now,
         };
+        let filter = Filter {
+            buffer: options.buffer_size as u64,
+            types: options.types,
+            prefix: options.prefix.clone(),
+            previous: true,
+        };
         let cursor = self
             .raw
-            .subscribe(start, options.buffer_size as u64, options.types)
+            .subscribe(start, filter)
             .map_err(|compacted| Error::Compacted {
                 requested: compacted.requested,
                 oldest: compacted.oldest,
             })?;
         Ok(Watch::new(Arc::clone(self.store), cursor))
+    }
+}
+
+impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
+    // ----- mirror -----
+
+    pub(crate) fn mirror(&self, options: WatchOptions) -> Result<Mirror<T>> {
+        check_mirror(self.store, &options)?;
+        self.mirror_validated(options)
+    }
+
+    /// `mirror` with options that [`check_mirror`] accepted.
+    pub(crate) fn mirror_validated(&self, options: WatchOptions) -> Result<Mirror<T>> {
+        // A mirror syncs until it succeeds; it fails only on a closed store.
+        Mirror::new(Arc::clone(self.store), Arc::clone(self.raw), options)
+            .map_err(|_closed| Error::Closed)
     }
 }
 
@@ -281,6 +304,22 @@ pub(crate) fn check_watch<T: Send + Sync + 'static>(
         return Err(Error::InvalidArgument(
             "replay and start_revision exclude each other: a replay starts at the kind's \
              current revision; to resume, take a snapshot and watch from its revision + 1"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A mirror takes a watch's options but starts from a snapshot of its own.
+pub(crate) fn check_mirror<T: Send + Sync + 'static>(
+    store: &RawStore<T>,
+    options: &WatchOptions,
+) -> Result<()> {
+    check_watch(store, options)?;
+    if options.replay || options.start_revision.is_some() {
+        return Err(Error::InvalidArgument(
+            "a mirror always starts from a snapshot of the kind: leave replay and \
+             start_revision unset (use a watch to resume from a revision)"
                 .to_owned(),
         ));
     }

@@ -8,7 +8,10 @@ use std::ops::{ControlFlow, RangeBounds};
 
 use crate::error::{BoxError, Result};
 use crate::kind::Kind;
-use crate::ops::{check_kind, check_open, check_set, check_set_many, check_watch, KindRef};
+use crate::mirror::Mirror;
+use crate::ops::{
+    check_kind, check_mirror, check_open, check_set, check_set_many, check_watch, KindRef,
+};
 use crate::raw::hash::KeyHashing;
 use crate::raw::kind::{CompareFn, SetResult, ValidateFn, Validation};
 use crate::raw::store::{KindConfig, RawStore};
@@ -323,6 +326,30 @@ impl<T: Send + Sync + 'static> Store<T> {
             options,
             |_, options| check_watch(store, options),
             |k, options| k.watch_validated(options),
+        )?
+    }
+
+    /// A [`Mirror`] of the kind: a replica that yields the kind's entries as
+    /// creates, then every change, and re-syncs itself from a snapshot
+    /// whenever it falls behind, so it never overflows. Creates the kind if
+    /// needed.
+    pub fn mirror(&self, kind: &str) -> Result<Mirror<T>> {
+        self.mirror_with(kind, WatchOptions::new())
+    }
+
+    /// [`mirror`](Self::mirror) with a [`prefix`](WatchOptions::prefix), an
+    /// [`event-type filter`](WatchOptions::event_types) (it hides events,
+    /// not state) or a [`buffer size`](WatchOptions::buffer_size) (how far
+    /// it may fall behind before it re-syncs). `replay` and
+    /// `start_revision` do not apply
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)).
+    pub fn mirror_with(&self, kind: &str, options: WatchOptions) -> Result<Mirror<T>> {
+        let store = &self.raw;
+        self.write(
+            kind,
+            options,
+            |_, options| check_mirror(store, options),
+            |k, options| k.mirror_validated(options),
         )?
     }
 

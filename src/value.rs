@@ -30,6 +30,11 @@ impl<T> Value<T> {
         &self.0.key
     }
 
+    /// True if this handle wraps exactly `version`.
+    pub(crate) fn is_version(&self, version: &Arc<Version<T>>) -> bool {
+        Arc::ptr_eq(&self.0, version)
+    }
+
     /// True if both handles point at the same stored value (the same write).
     pub fn ptr_eq(this: &Self, other: &Self) -> bool {
         Arc::ptr_eq(&this.0, &other.0)

@@ -12,21 +12,24 @@ use crate::raw::version::{EventType, EventTypes, Payload, Version};
 use crate::sync::{thread, Arc};
 use crate::value::Value;
 
-/// How to watch a kind: replay, event-type filter, buffer size.
+/// How to watch a kind: replay or resume, event-type and key-prefix
+/// filters, buffer size.
 ///
 /// ```
 /// use zestor::{EventType, WatchOptions};
 /// let options = WatchOptions::new()
 ///     .replay(true)
+///     .prefix("app/")
 ///     .event_types(&[EventType::Create, EventType::Delete])
 ///     .buffer_size(256);
 /// # let _ = options;
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchOptions {
     pub(crate) replay: bool,
     pub(crate) start_revision: Option<u64>,
     pub(crate) types: EventTypes,
+    pub(crate) prefix: Option<Arc<str>>,
     pub(crate) buffer_size: usize,
 }
 
@@ -42,6 +45,7 @@ impl WatchOptions {
             replay: false,
             start_revision: None,
             types: EventTypes::ALL,
+            prefix: None,
             buffer_size: Self::DEFAULT_BUFFER_SIZE,
         }
     }
@@ -81,6 +85,18 @@ impl WatchOptions {
         self
     }
 
+    /// Deliver only keys that start with `prefix`, in the replay and live.
+    /// An empty prefix means every key.
+    ///
+    /// The buffer rule still counts every revision of the kind, with the
+    /// prefix or not: a watch on a quiet prefix of a busy kind falls behind
+    /// (and overflows) as fast as one on the whole kind. Size its buffer for
+    /// the kind's write rate. The filter never hides an overflow.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = (!prefix.is_empty()).then(|| Arc::from(prefix));
+        self
+    }
+
     /// How many revisions of the kind (writes, filtered or not) the watcher
     /// may fall behind before it overflows. At least 1, at most the store's
     /// [`ring_capacity`](crate::StoreBuilder::ring_capacity); `watch` returns
@@ -107,6 +123,20 @@ pub struct Event<T> {
     pub event_type: EventType,
     /// The new value; for a delete, the value the key held before.
     pub value: Value<T>,
+    /// The value this write replaced: `None` for a create, `Some(old)` for
+    /// an update, and for a delete the value removed (the same as `value`).
+    ///
+    /// One exception, like etcd's `prev_kv` after a compaction: a watch
+    /// resumed with [`start_revision`](WatchOptions::start_revision) reads
+    /// writes made before it subscribed, and an update among them whose
+    /// replaced value was freed by then comes with `None`. (Values still
+    /// alive when the watch subscribes are kept for it.) A watch subscribed
+    /// when the write was made always gets it.
+    ///
+    /// Free when nobody watches. While a kind is watched, each update in its
+    /// event ring keeps the value it replaced alive until the ring moves
+    /// past it: at most `ring_capacity` more values per kind.
+    pub previous: Option<Value<T>>,
     /// The kind revision of the write. Live events arrive in strictly
     /// increasing revision order; replayed ones carry the revision of the
     /// write that stored the value.
@@ -121,6 +151,7 @@ impl<T> Clone for Event<T> {
             event_type: self.event_type,
             value: self.value.clone(),
             revision: self.revision,
+            previous: self.previous.clone(),
         }
     }
 }
@@ -133,6 +164,7 @@ impl<T: fmt::Debug> fmt::Debug for Event<T> {
             .field("event_type", &self.event_type)
             .field("value", &*self.value)
             .field("revision", &self.revision)
+            .field("previous", &self.previous.as_deref())
             .finish()
     }
 }
@@ -299,8 +331,8 @@ impl<T: Send + Sync + 'static> Watch<T> {
             return Some(Err(WatchError::Closed));
         };
         match cursor.step() {
-            Step::Event(version, event_type) => {
-                Some(Ok(make_event(&self.kind, version, event_type)))
+            Step::Event(version, event_type, previous) => {
+                Some(Ok(make_event(&self.kind, version, event_type, previous)))
             }
             Step::Pending => None,
             Step::Overflow => {
@@ -335,6 +367,12 @@ impl<T: Send + Sync + 'static> Watch<T> {
         next
     }
 
+    /// For a [`Mirror`](crate::Mirror)'s stream: the next step, or `None`
+    /// with `waker` registered to be woken when there may be one.
+    pub(crate) fn poll_step(&mut self, waker: &Waker) -> Option<Result<Event<T>, WatchError>> {
+        self.step_or_register(waker)
+    }
+
     /// `step_or_register` with this thread's unparker.
     fn poll_blocking(&mut self) -> Option<Result<Event<T>, WatchError>> {
         let current = thread::current();
@@ -351,12 +389,20 @@ impl<T: Send + Sync + 'static> Watch<T> {
     }
 }
 
-fn make_event<T>(kind: &Arc<str>, version: Arc<Version<T>>, event_type: EventType) -> Event<T> {
+fn make_event<T>(
+    kind: &Arc<str>,
+    version: Arc<Version<T>>,
+    event_type: EventType,
+    previous: Option<Arc<Version<T>>>,
+) -> Event<T> {
     let revision = version.revision();
     let key = Arc::clone(&version.key);
-    let value = match &version.payload {
-        Payload::Deleted(previous) => Value::new(Arc::clone(previous)),
-        _ => Value::new(version),
+    let (value, previous) = match &version.payload {
+        Payload::Deleted(removed) => {
+            let removed = Value::new(Arc::clone(removed));
+            (removed.clone(), Some(removed))
+        }
+        _ => (Value::new(version), previous.map(Value::new)),
     };
     Event {
         kind: Arc::clone(kind),
@@ -364,6 +410,7 @@ fn make_event<T>(kind: &Arc<str>, version: Arc<Version<T>>, event_type: EventTyp
         event_type,
         value,
         revision,
+        previous,
     }
 }
 

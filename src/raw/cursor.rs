@@ -20,11 +20,26 @@
 //! (delivered, filtered out, or a hole): a batch counts only once its last
 //! admitted event is out, so a consumer that resumes after it
 //! (`start_revision(delivered + 1)`) gets no event twice and none missed.
+//!
+//! A version is admitted when its event type is asked for and its key has
+//! the watcher's prefix; the buffer rule counts every revision of the kind,
+//! admitted or not (a prefix watch on a busy kind overflows like any other).
+//!
+//! Each update is delivered with the value it replaced (`ring.rs`,
+//! "Previous values"): from the slot's `WithPrevious` envelope, else by
+//! upgrading the version's weak link, else from the slot read again (the
+//! publisher may have just wrapped it). A subscribed cursor that still finds
+//! none was lapped (the slot was overwritten) and reports overflow. A cursor
+//! that starts at a past revision (`start_revision`) reads writes published
+//! before it subscribed, whose publishers attached nothing: it keeps, from
+//! the moment it subscribes, the replaced values still alive
+//! (`RawKind::subscribe`); for one already freed it delivers the update
+//! without a previous value — like etcd's `prev_kv` after a compaction.
 
 use super::kind::RawKind;
 use super::ring::SlotRead;
 use super::subscriber::Subscriber;
-use super::version::{EventType, EventTypes, Payload, Version};
+use super::version::{event_versions, EventType, EventTypes, Payload, Version};
 use crate::sync::Arc;
 
 /// Where a new cursor starts.
@@ -38,25 +53,62 @@ pub(crate) enum Start {
     At(u64),
 }
 
+/// What a cursor admits, and how far behind it may fall.
+#[derive(Clone)]
+pub(crate) struct Filter {
+    /// Overflow when `head - next` exceeds this.
+    pub(crate) buffer: u64,
+    pub(crate) types: EventTypes,
+    /// Only keys that start with it.
+    pub(crate) prefix: Option<Arc<str>>,
+    /// Whether updates come with the value they replaced. Without, an
+    /// update's `Step::Event` carries `None` (a mirror keeps its own).
+    pub(crate) previous: bool,
+}
+
+impl Filter {
+    /// The event type of `version`, if the filter admits it.
+    #[inline]
+    fn admit<T>(&self, version: &Version<T>) -> Option<EventType> {
+        let event_type = version.payload.event_type()?;
+        let wanted = self.types.contains(event_type)
+            && self
+                .prefix
+                .as_ref()
+                .map_or(true, |prefix| version.key.starts_with(&**prefix));
+        wanted.then_some(event_type)
+    }
+}
+
 pub(crate) struct Cursor<T: Send + Sync + 'static> {
     kind: Arc<RawKind<T>>,
     subscriber: Arc<Subscriber>,
     /// The next revision to read from the ring.
     next: u64,
-    /// Overflow when `head - next` exceeds this.
-    buffer: u64,
-    types: EventTypes,
+    filter: Filter,
     /// The snapshot's live versions, in key order, still to deliver.
     replay: std::vec::IntoIter<Arc<Version<T>>>,
-    /// The batch being delivered, and the index of its next version.
-    batch: Option<(Arc<Version<T>>, usize)>,
+    /// The ring entry being delivered (a version, a batch envelope, or one
+    /// of them wrapped with previous values), and the index of its next
+    /// version.
+    entry: Option<(Arc<Version<T>>, usize)>,
     delivered: u64,
+    /// Previous values of updates published before the cursor subscribed
+    /// (see the module docs).
+    kept: Kept<T>,
+}
+
+/// Values a cursor keeps alive until it has read past `until`.
+pub(crate) struct Kept<T> {
+    pub(crate) values: Vec<Arc<Version<T>>>,
+    pub(crate) until: u64,
 }
 
 /// What the cursor has next.
 pub(crate) enum Step<T> {
-    /// A version to deliver, with the type of its event.
-    Event(Arc<Version<T>>, EventType),
+    /// A version to deliver, with the type of its event and, for an update,
+    /// the version it replaced (for a delete, the tombstone holds it).
+    Event(Arc<Version<T>>, EventType, Option<Arc<Version<T>>>),
     /// Nothing yet.
     Pending,
     /// The watcher can no longer be given a gap-free stream.
@@ -68,20 +120,27 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         kind: Arc<RawKind<T>>,
         subscriber: Arc<Subscriber>,
         next: u64,
-        buffer: u64,
-        types: EventTypes,
+        filter: Filter,
         replay: Vec<Arc<Version<T>>>,
     ) -> Self {
         Cursor {
             kind,
             subscriber,
             next,
-            buffer,
-            types,
+            filter,
             replay: replay.into_iter(),
-            batch: None,
+            entry: None,
             delivered: next - 1,
+            kept: Kept {
+                values: Vec::new(),
+                until: 0,
+            },
         }
+    }
+
+    /// Keeps `kept.values` alive until the cursor has read past `kept.until`.
+    pub(crate) fn keep(&mut self, kept: Kept<T>) {
+        self.kept = kept;
     }
 
     /// Replayed entries not yet passed (delivered or filtered out).
@@ -105,76 +164,109 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     /// The next thing to deliver. Never blocks.
     pub(crate) fn step(&mut self) -> Step<T> {
         for version in self.replay.by_ref() {
-            if self.types.contains(EventType::Create) {
-                return Step::Event(version, EventType::Create);
+            if self.filter.types.contains(EventType::Create) {
+                return Step::Event(version, EventType::Create, None);
             }
         }
-        if let Some(event) = self.next_in_batch() {
-            return event;
+        if let Some(step) = self.next_in_entry() {
+            return step;
         }
         loop {
             if self.subscriber.is_overflowed() {
                 return Step::Overflow;
             }
-            if self.kind.head().saturating_sub(self.next) > self.buffer {
+            if self.kind.head().saturating_sub(self.next) > self.filter.buffer {
                 return Step::Overflow;
             }
-            let version = match self.kind.ring().read(self.next) {
-                SlotRead::Published(version) => version,
+            let entry = match self.kind.ring().read(self.next) {
+                SlotRead::Published(entry) => Arc::clone(&entry),
                 SlotRead::NotYet => return Step::Pending,
                 SlotRead::Overwritten => return Step::Overflow,
             };
-            let revision = self.next;
             self.next += 1;
-            match &version.payload {
-                Payload::Batch(_) => {
-                    self.batch = Some((Arc::clone(&version), 0));
-                    if let Some(event) = self.next_in_batch() {
-                        return event;
-                    }
-                }
-                payload => {
-                    self.delivered = revision;
-                    match payload.event_type() {
-                        Some(event_type) if self.types.contains(event_type) => {
-                            return Step::Event(Arc::clone(&version), event_type);
-                        }
-                        _ => {} // a hole, or filtered out
-                    }
-                }
+            if self.next > self.kept.until && !self.kept.values.is_empty() {
+                self.kept.values = Vec::new();
+            }
+            self.entry = Some((entry, 0));
+            if let Some(step) = self.next_in_entry() {
+                return step;
             }
         }
     }
 
-    /// The next admitted event of the batch being delivered; marks the batch
-    /// delivered as soon as no admitted event is left in it.
-    fn next_in_batch(&mut self) -> Option<Step<T>> {
-        let (envelope, index) = self.batch.as_mut()?;
-        let Payload::Batch(versions) = &envelope.payload else {
-            unreachable!("a batch cursor holds a batch envelope")
+    /// The next admitted event of the ring entry being delivered; marks its
+    /// revision delivered as soon as no admitted event is left in it.
+    fn next_in_entry(&mut self) -> Option<Step<T>> {
+        let (entry, index) = self.entry.as_mut()?;
+        let event = match &entry.payload {
+            Payload::WithPrevious { event, .. } => event,
+            _ => &*entry,
         };
-        let admitted = |version: &Arc<Version<T>>| {
-            version
-                .payload
-                .event_type()
-                .filter(|event_type| self.types.contains(*event_type))
-        };
+        let versions = event_versions(event);
         let mut found = None;
         while let Some(version) = versions.get(*index) {
             *index += 1;
-            if let Some(event_type) = admitted(version) {
-                found = Some(Step::Event(Arc::clone(version), event_type));
+            if let Some(event_type) = self.filter.admit(version) {
+                found = Some((Arc::clone(version), event_type, *index - 1));
                 break;
             }
         }
-        if versions[*index..]
+        let done = versions[*index..]
             .iter()
-            .all(|version| admitted(version).is_none())
-        {
-            self.delivered = envelope.revision();
-            self.batch = None;
+            .all(|version| self.filter.admit(version).is_none());
+        let step = found.map(|(version, event_type, at)| match event_type {
+            EventType::Update if self.filter.previous => {
+                match previous_of(&self.kind, entry, &version, at) {
+                    Previous::Found(previous) => Step::Event(version, event_type, Some(previous)),
+                    Previous::Unkept => Step::Event(version, event_type, None),
+                    Previous::Lapped => Step::Overflow,
+                }
+            }
+            _ => Step::Event(version, event_type, None),
+        });
+        // An update met lapped is not delivered: its revision must stay
+        // undelivered for a resume.
+        if done && !matches!(step, Some(Step::Overflow)) {
+            self.delivered = entry.revision();
+            self.entry = None;
         }
-        found
+        step
+    }
+}
+
+/// What a cursor finds of the value an update replaced.
+enum Previous<T> {
+    Found(Arc<Version<T>>),
+    /// Written before the cursor subscribed, and freed since.
+    Unkept,
+    /// The slot was overwritten: the cursor was lapped.
+    Lapped,
+}
+
+/// The value the update `version` (at `index` of the ring entry `entry`)
+/// replaced (see the module docs).
+fn previous_of<T: Send + Sync + 'static>(
+    kind: &RawKind<T>,
+    entry: &Arc<Version<T>>,
+    version: &Arc<Version<T>>,
+    index: usize,
+) -> Previous<T> {
+    let attached = |entry: &Version<T>| match &entry.payload {
+        Payload::WithPrevious { previous, .. } => previous[index].clone(),
+        _ => None,
+    };
+    if let Some(previous) = attached(entry) {
+        return Previous::Found(previous);
+    }
+    if let Ok(Some(previous)) = version.predecessor() {
+        return Previous::Found(previous);
+    }
+    match kind.ring().read(entry.revision()) {
+        SlotRead::Published(again) => match attached(&again) {
+            Some(previous) => Previous::Found(previous),
+            None => Previous::Unkept,
+        },
+        SlotRead::NotYet | SlotRead::Overwritten => Previous::Lapped,
     }
 }
 

@@ -103,14 +103,14 @@
 use std::ops::{Bound, ControlFlow, Deref};
 
 use super::cell::Cell;
-use super::cursor::{Cursor, Start};
+use super::cursor::{Cursor, Filter, Kept, Start};
 use super::hash::KeyHashing;
 use super::keys::KeyIndex;
 use super::ring::{Ring, SlotRead};
 use super::snapshot::{Registration, SnapshotRegistry};
 use super::stack::Stack;
 use super::subscriber::{Subscriber, Subscribers};
-use super::version::{EventTypes, Gone, Payload, Status, TxnState, Version};
+use super::version::{event_versions, Gone, Payload, Status, TxnState, Version};
 use crate::error::{BoxError, Error};
 use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Ordering};
 
@@ -377,8 +377,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         }
     }
 
-    /// P1 step 6: into the ring, fence (F1), wake the subscribers, pin what
-    /// the snapshots need.
+    /// P1 step 6: into the ring, fence (F1), attach the previous values if
+    /// anyone watches, wake the subscribers, pin what the snapshots need.
     fn publish<'r>(
         &self,
         version: &Arc<Version<T>>,
@@ -394,6 +394,11 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         // `Subscriber::prepare_wait`), and of the snapshot registry (pairs
         // with F2 in `SnapshotRegistry::register`).
         fence(Ordering::SeqCst);
+        if !lapped && self.subscribers.want_previous() {
+            // Before the wake-ups, so a woken watcher finds it (`ring.rs`,
+            // "Previous values"; `replaced` is held until this returns).
+            self.ring.attach_previous(revision, version);
+        }
         // A producer that was lapped must not publish silently: every
         // current subscriber may be waiting at this revision.
         self.subscribers.wake(|_| lapped);
@@ -455,8 +460,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                         Err(Retry)
                     }
                 }
-                Payload::Hole | Payload::Batch(_) => {
-                    unreachable!("holes and batch envelopes live only in the ring")
+                Payload::Hole | Payload::Batch(_) | Payload::WithPrevious { .. } => {
+                    unreachable!("holes and envelopes live only in the ring")
                 }
             };
         }
@@ -774,69 +779,98 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     // ----- watch (P4) -----
 
-    /// Registers a subscriber and returns its cursor (see P4 above).
+    /// Registers a subscriber and returns its cursor (see P4 above). The
+    /// subscriber registers first in every case, so each write after the
+    /// cursor's start finds it and attaches its previous values (`ring.rs`).
     pub(crate) fn subscribe(
         self: &Arc<Self>,
         start: Start,
-        buffer: u64,
-        types: EventTypes,
+        filter: Filter,
     ) -> Result<Cursor<T>, Compacted> {
-        let subscriber = Arc::new(Subscriber::new());
+        let subscriber = Arc::new(Subscriber::wanting_previous(filter.previous));
+        self.subscribers.register(&subscriber);
+        let cursor = |next, replay| {
+            Cursor::new(
+                Arc::clone(self),
+                Arc::clone(&subscriber),
+                next,
+                filter.clone(),
+                replay,
+            )
+        };
         match start {
-            Start::Now => {
-                self.subscribers.register(&subscriber);
-                // Acquire: as a snapshot's read of `head` (nothing is filtered
-                // by it, but the cursor's first slot read is after it).
-                let next = self.head.load(Ordering::Acquire);
-                Ok(Cursor::new(
-                    Arc::clone(self),
-                    subscriber,
-                    next,
-                    buffer,
-                    types,
-                    Vec::new(),
-                ))
-            }
+            Start::Now => Ok(cursor(self.head.load(Ordering::Acquire), Vec::new())),
             Start::Replay => {
+                // Registered before the snapshot's F2 and head read: every
+                // write above its revision saw the subscriber.
                 let snapshot = self.snapshot();
                 let mut replay = Vec::new();
-                snapshot.scan((Bound::Unbounded, Bound::Unbounded), |version, _| {
+                let (from, prefix) = match &filter.prefix {
+                    Some(prefix) => (Bound::Included(&**prefix), &**prefix),
+                    None => (Bound::Unbounded, ""),
+                };
+                snapshot.scan((from, Bound::Unbounded), |version, _| {
+                    if !version.key.starts_with(prefix) {
+                        return ControlFlow::Break(()); // keys are ordered
+                    }
                     replay.push(Arc::clone(version));
                     ControlFlow::Continue(())
                 });
-                self.subscribers.register(&subscriber);
-                let next = snapshot.revision + 1;
-                drop(snapshot);
-                Ok(Cursor::new(
-                    Arc::clone(self),
-                    subscriber,
-                    next,
-                    buffer,
-                    types,
-                    replay,
-                ))
+                Ok(cursor(snapshot.revision + 1, replay))
             }
             Start::At(requested) => {
                 let requested = requested.max(1);
-                self.subscribers.register(&subscriber);
-                if let SlotRead::Overwritten = self.ring.read(requested) {
-                    self.subscribers.remove(&subscriber);
-                    let head = self.head.load(Ordering::Relaxed);
+                let kept = match self.keep_previous(requested) {
+                    Ok(kept) => kept,
+                    Err(compacted) => {
+                        self.subscribers.remove(&subscriber);
+                        return Err(compacted);
+                    }
+                };
+                let mut cursor = cursor(requested, Vec::new());
+                if filter.previous {
+                    cursor.keep(kept);
+                }
+                Ok(cursor)
+            }
+        }
+    }
+
+    /// For a cursor starting at the past revision `requested`, subscribed
+    /// already: the replaced values of the updates published since, which
+    /// their publishers may not have attached (`ring.rs`, "Previous
+    /// values"), taken now — those still alive — and kept until the cursor
+    /// passes the revision returned with them. `Compacted` if the ring no
+    /// longer holds `requested`.
+    fn keep_previous(&self, requested: u64) -> Result<Kept<T>, Compacted> {
+        let head = self.head.load(Ordering::Acquire);
+        let mut kept = Vec::new();
+        for revision in requested..head.max(requested) {
+            let entry = match self.ring.read(revision) {
+                SlotRead::Published(entry) => entry,
+                SlotRead::NotYet => continue, // in flight: see `cursor.rs`
+                SlotRead::Overwritten => {
                     return Err(Compacted {
                         requested,
                         oldest: head.saturating_sub(self.ring.capacity()).max(1),
-                    });
+                    })
                 }
-                Ok(Cursor::new(
-                    Arc::clone(self),
-                    subscriber,
-                    requested,
-                    buffer,
-                    types,
-                    Vec::new(),
-                ))
+            };
+            if let Payload::WithPrevious { .. } = entry.payload {
+                continue;
+            }
+            for version in event_versions(&entry) {
+                if version.payload.is_update() {
+                    if let Ok(Some(previous)) = version.predecessor() {
+                        kept.push(previous);
+                    }
+                }
             }
         }
+        Ok(Kept {
+            values: kept,
+            until: head,
+        })
     }
 
     pub(crate) fn head(&self) -> u64 {
@@ -990,6 +1024,7 @@ impl<T: Send + Sync + 'static> Drop for RawSnapshot<T> {
 mod tests {
     use super::*;
     use crate::raw::cursor::Step;
+    use crate::raw::version::EventTypes;
 
     fn kind(ring: usize) -> Arc<RawKind<u32>> {
         Arc::new(RawKind::new(
@@ -1004,9 +1039,28 @@ mod tests {
     #[test]
     fn a_dropped_cursor_unsubscribes() {
         let kind = kind(4);
-        let first = kind.subscribe(Start::Now, 4, EventTypes::ALL).ok().unwrap();
+        let first = kind
+            .subscribe(
+                Start::Now,
+                Filter {
+                    buffer: 4,
+                    types: EventTypes::ALL,
+                    prefix: None,
+                    previous: true,
+                },
+            )
+            .ok()
+            .unwrap();
         let second = kind
-            .subscribe(Start::Replay, 4, EventTypes::ALL)
+            .subscribe(
+                Start::Replay,
+                Filter {
+                    buffer: 4,
+                    types: EventTypes::ALL,
+                    prefix: None,
+                    previous: true,
+                },
+            )
             .ok()
             .unwrap();
         assert_eq!(kind.subscribers.len(), 2);
@@ -1019,7 +1073,18 @@ mod tests {
     #[test]
     fn an_overflowed_cursor_is_still_unsubscribed_on_drop() {
         let kind = kind(2);
-        let mut cursor = kind.subscribe(Start::Now, 1, EventTypes::ALL).ok().unwrap();
+        let mut cursor = kind
+            .subscribe(
+                Start::Now,
+                Filter {
+                    buffer: 1,
+                    types: EventTypes::ALL,
+                    prefix: None,
+                    previous: true,
+                },
+            )
+            .ok()
+            .unwrap();
         for value in 0..5 {
             kind.set("a", value);
         }

@@ -14,8 +14,33 @@
 //!   lapped the consumer: overflow.
 //!
 //! The ring keeps at most `C` recent versions alive.
+//!
+//! # Previous values
+//!
+//! An update event carries the value it replaced (`Event::previous`). The
+//! version links to it only weakly (`version.rs`), so on a kind with a
+//! subscriber the publisher, after its F1, swaps its slot's content for a
+//! `WithPrevious` envelope that holds those replaced values strongly
+//! ([`Ring::attach_previous`]). It holds every replaced value strongly until
+//! it returns, so each is there to take. A kind nobody watches pays nothing
+//! (no allocation, no second swap), and creates, deletes and holes are never
+//! wrapped (a create replaced nothing; a tombstone holds its value).
+//!
+//! * **Every subscriber that can read the event finds the previous
+//!   values.** A subscriber registered before the publisher's F1 (its F2
+//!   pairs with F1) is seen, so the envelope goes in. A consumer that loads
+//!   the unwrapped version first upgrades the weak link: the publisher still
+//!   holds the value, or the envelope now does — so the link fails only if
+//!   the slot was overwritten (the consumer was lapped: overflow) or the
+//!   publisher saw no subscriber. The latter can only be met by a watch
+//!   that starts before the revision it subscribed at (`start_revision`):
+//!   `RawKind::subscribe` takes the values still alive then and keeps them;
+//!   for one already freed the update comes without one (`cursor.rs`).
+//! * **What it keeps alive**: while watched, each slot holding an update
+//!   also holds the value that update replaced: at most `C` more values per
+//!   kind, released as the ring moves on.
 
-use super::version::{Payload, Version};
+use super::version::{event_versions, Payload, Version};
 use crate::sync::{Arc, ArcCell, ArcCellGuard};
 
 pub(crate) struct Ring<T> {
@@ -71,6 +96,35 @@ impl<T> Ring<T> {
                 return true;
             }
         }
+    }
+
+    /// After publishing `version` at `revision` and F1, on a kind with
+    /// subscribers: re-publishes it wrapped with the values its updates
+    /// replaced (see "Previous values"). Nothing to attach, no allocation;
+    /// a slot already lapped keeps what it has.
+    pub(crate) fn attach_previous(&self, revision: u64, version: &Arc<Version<T>>) {
+        let versions = event_versions(version);
+        if !versions.iter().any(|version| version.payload.is_update()) {
+            return;
+        }
+        let previous = versions
+            .iter()
+            .map(|version| match version.payload.is_update() {
+                // The publisher holds it strongly: the upgrade succeeds.
+                true => version.predecessor().ok().flatten(),
+                false => None,
+            })
+            .collect();
+        let wrapped = Arc::new(Version::committed(
+            revision,
+            Arc::clone(&version.key),
+            Payload::WithPrevious {
+                event: Arc::clone(version),
+                previous,
+            },
+        ));
+        // Fails only if a later lap took the slot: nobody can read it now.
+        let _ = self.slot(revision).compare_and_swap(version, &wrapped);
     }
 
     /// Reads the slot of `revision`.

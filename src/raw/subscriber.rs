@@ -35,7 +35,11 @@
 //! The subscriber list is copy-on-write (`ArcCell<Vec<_>>`): producers load
 //! it without writing shared memory; subscribe and unsubscribe swap in a copy.
 //! A count beside it lets a producer skip the list when nobody watches: one
-//! plain load after F1 instead of an `arc-swap` load on every write.
+//! plain load after F1 instead of an `arc-swap` load on every write. A
+//! second count, of the subscribers that want each update's previous value
+//! (every watch; not a mirror, which keeps its own replica), tells a
+//! producer whether to attach them (`ring.rs`, "Previous values"); it is
+//! written and read like the first, so the same argument covers it.
 
 use std::task::Waker;
 
@@ -45,14 +49,23 @@ pub(crate) struct Subscriber {
     waiting: AtomicBool,
     overflowed: AtomicBool,
     waker: WakerSlot,
+    /// Whether it needs each update's previous value from the ring.
+    wants_previous: bool,
 }
 
 impl Subscriber {
+    /// A subscriber that wants each update's previous value.
+    #[cfg(all(test, zestor_loom))]
     pub(crate) fn new() -> Self {
+        Self::wanting_previous(true)
+    }
+
+    pub(crate) fn wanting_previous(wants_previous: bool) -> Self {
         Subscriber {
             waiting: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             waker: Default::default(),
+            wants_previous,
         }
     }
 
@@ -114,6 +127,8 @@ pub(crate) struct Subscribers {
     /// before the subscriber's own fence (F2/F3), so the Dekker argument of
     /// the list carries over to it unchanged.
     count: AtomicUsize,
+    /// How many of them want previous values (see the module docs).
+    wanting_previous: AtomicUsize,
 }
 
 impl Subscribers {
@@ -121,6 +136,7 @@ impl Subscribers {
         Subscribers {
             list: ArcCell::new(Arc::new(Vec::new())),
             count: AtomicUsize::new(0),
+            wanting_previous: AtomicUsize::new(0),
         }
     }
 
@@ -139,6 +155,9 @@ impl Subscribers {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
+        if subscriber.wants_previous {
+            self.wanting_previous.fetch_add(1, Ordering::Relaxed);
+        }
         // (F2) pairs with F1 in `RawKind::publish`.
         fence(Ordering::SeqCst);
     }
@@ -157,9 +176,19 @@ impl Subscribers {
                 .collect();
             if self.list.compare_and_swap(&current, &Arc::new(next)) {
                 self.count.fetch_sub(1, Ordering::Relaxed);
+                if subscriber.wants_previous {
+                    self.wanting_previous.fetch_sub(1, Ordering::Relaxed);
+                }
                 return;
             }
         }
+    }
+
+    /// Producer side, after F1: whether a registered subscriber wants
+    /// previous values (the same Dekker argument as `wake`).
+    #[inline]
+    pub(crate) fn want_previous(&self) -> bool {
+        self.wanting_previous.load(Ordering::Relaxed) != 0
     }
 
     #[cfg(test)]

@@ -26,6 +26,8 @@
 //!          | Deleted(previous)         a tombstone; previous is the delete event's value
 //!          | Hole                      an abandoned revision (ring only)
 //!          | Batch(versions)           the versions of one atomic write (ring only)
+//!          | WithPrevious { event, .. } a version or batch, with the values its
+//!                                      updates replaced (ring only, watched kinds)
 //! ```
 
 use std::fmt;
@@ -96,6 +98,25 @@ pub(crate) enum Payload<T> {
     /// The versions of one batch or transaction, in key order, sharing one
     /// revision. Exists only in the ring.
     Batch(Box<[Arc<Version<T>>]>),
+    /// A published version or batch envelope (`event`), re-published with
+    /// the value each of its versions' updates replaced, strongly, aligned
+    /// with [`event_versions`]`(event)` (`None` where a version is not an
+    /// update). Exists only in the ring, and only where the kind had a
+    /// subscriber when the write was published (`ring.rs`).
+    WithPrevious {
+        event: Arc<Version<T>>,
+        previous: Box<[Option<Arc<Version<T>>>]>,
+    },
+}
+
+/// The versions a ring entry reports, in order: a batch envelope's, or the
+/// version itself (for a `WithPrevious`, call it on its `event`).
+#[inline]
+pub(crate) fn event_versions<T>(version: &Arc<Version<T>>) -> &[Arc<Version<T>>] {
+    match &version.payload {
+        Payload::Batch(versions) => versions,
+        _ => std::slice::from_ref(version),
+    }
 }
 
 impl<T> Version<T> {
@@ -303,8 +324,16 @@ impl<T> Payload<T> {
                 Some(EventType::Update)
             }
             Payload::Deleted(_) => Some(EventType::Delete),
-            Payload::Empty | Payload::Hole | Payload::Batch(_) => None,
+            Payload::Empty | Payload::Hole | Payload::Batch(_) | Payload::WithPrevious { .. } => {
+                None
+            }
         }
+    }
+
+    /// True for a payload whose event is an update (it replaced a live value).
+    #[inline]
+    pub(crate) fn is_update(&self) -> bool {
+        self.event_type() == Some(EventType::Update)
     }
 }
 
