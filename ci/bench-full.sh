@@ -24,7 +24,7 @@ unset ZESTOR_BENCH_QUICK
 } > "$out/machine.txt"
 cat "$out/machine.txt"
 
-for bench in point_get mixed writes ordered watch latency memory consistency; do
+for bench in point_get mixed writes ordered watch latency memory consistency mirror; do
   printf '\n==> cargo bench --bench %s\n' "$bench"
   cargo bench --bench "$bench"
 done

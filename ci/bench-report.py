@@ -2,8 +2,8 @@
 """Turns a benchmark run into BENCHMARKS.md material: tables, targets, chart.
 
 Reads criterion's results ($CARGO_TARGET_DIR/criterion/**/new/{benchmark,
-estimates}.json, medians) and the tables the `latency` and `memory` benches
-write ($CARGO_TARGET_DIR/zestor-bench/*.csv), then
+estimates}.json, medians) and the tables the `latency`, `memory` and
+`mirror` benches write ($CARGO_TARGET_DIR/zestor-bench/*.csv), then
 
   report   (default) prints markdown: per group, each contender's median and
            its ratio to zestor (contender time / zestor time, so > 1 means
@@ -60,6 +60,9 @@ GROUPS = [
     ("batch_100", "8. an atomic set_many of 100 keys, next to 100 single sets and the locked design's set_many"),
     ("transfer", "8. a two-key transfer: a transaction, two updates, the locked design under one write lock"),
     ("transfers_threads", "8. transfers between random pairs of 100 accounts (by threads; time per transfer = 1 / throughput)"),
+    ("mirror_receive", "9. per event received, 10K keys: a `Mirror` (zestor), a plain `Watch`, a watch feeding a hand-kept `BTreeMap` (writes first, drain timed)"),
+    ("mirror_resync", "9. a mirror's resync of a 100K-key kind with 1% of keys changed, drain included (zestor), next to re-listing a snapshot into a `BTreeMap`"),
+    ("watch_prefix", "9. per write to a kind of 10 prefixes: a watch with `.prefix(\"p3/\")` (zestor) next to a plain watch filtering in the consumer"),
 ]
 
 # The chart: (label, group, column) and the contenders drawn against zestor.
@@ -215,7 +218,7 @@ def latency_value(rows, contender, phase, field):
     return None
 
 
-def targets(results, latency, memory, no_alloc, out):
+def targets(results, latency, memory, no_alloc, mirror_resync, out):
     """Each target: what is compared, zestor ÷ reference, the limit, verdict."""
     checks = []
 
@@ -288,6 +291,23 @@ def targets(results, latency, memory, no_alloc, out):
                "transfer", "zestor", "zestor_two_updates", 3.0)
     per_column("transfers between 100 accounts vs the locked design's (`transfers_threads`, zestor ÷ locked)",
                "transfers_threads", "zestor", "locked", None)
+
+    # Issue 9: the mirror and the prefix watch, each next to the plain watch
+    # (or the hand-written re-list) it replaces.
+    per_column("`Mirror` receive vs plain `Watch` receive, per event (`mirror_receive`, zestor ÷ zestor_watch)",
+               "mirror_receive", "zestor", "zestor_watch", 1.5)
+    if mirror_resync:
+        r = mirror_resync[0]
+        events, changes = int(r["events"]), int(r["changes"])
+        checks.append((f"events a resync yields, {int(r['keys']):,} keys with {changes:,} changed (benches/mirror.rs)",
+                       f"{events:,} events, resyncs {r['resyncs_before']} → {r['resyncs_after']}", "= changes",
+                       "MET" if events == changes and int(r["resyncs_after"]) > int(r["resyncs_before"]) else "MISSED"))
+    else:
+        checks.append(("events a resync yields", "not measured", "", "–"))
+    per_column("a mirror's resync with 1% changed vs a re-list into a `BTreeMap` (`mirror_resync`, zestor ÷ zestor_relist)",
+               "mirror_resync", "zestor", "zestor_relist", None)
+    per_column("prefix watch vs filtering in the consumer, per write (`watch_prefix`, zestor ÷ zestor_consumer_filter)",
+               "watch_prefix", "zestor", "zestor_consumer_filter", None)
 
     checks.append(("no allocation on `get`/`read` (tests/no_alloc.rs)", no_alloc or "not run", "0 allocations",
                    "MET" if no_alloc and no_alloc.startswith("passed") else ("MISSED" if no_alloc else "–")))
@@ -395,7 +415,7 @@ def report(args):
     if not results:
         sys.exit(f"no criterion results under {root / 'criterion'}: run the benches first")
     out = ["### Targets\n"]
-    targets(results, latency, memory, no_alloc, out)
+    targets(results, latency, memory, no_alloc, load_csv(root / "zestor-bench" / "mirror_resync.csv"), out)
     out.append("### Results (median; `· r×` = contender time ÷ zestor time: above 1, zestor is faster)\n")
     markdown_tables(results, out)
     latency_tables(latency, out)
