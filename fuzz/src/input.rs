@@ -10,6 +10,7 @@ use std::ops::Bound;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
+use crate::harness::mirror::{MirrorRecv, MirrorSpec};
 use crate::harness::model::{Change, CompareMode, KeyName, KindName, Point};
 use crate::harness::ops::{PointRead, ScanRead, Via};
 use crate::harness::watch::{EventMask, RecvMode, WatchSpec};
@@ -102,21 +103,73 @@ fn bound(u: &mut Unstructured<'_>) -> Result<Bound<Point>> {
     })
 }
 
-/// Four bytes: replay (`& 1`), event-type mask (`& 7`: create 1, update 2,
-/// delete 4; 0 every type), buffer size (`% 18`, so 0 and sizes above the
-/// ring are tried too), and a start revision: none for `byte < 128`, else
-/// `byte % 24` revisions back from the kind's next one (so both ones the
-/// ring still holds and compacted ones are asked for, and with replay too).
+/// `byte >> 4` (of a byte whose low bits mean something else): below 8 no
+/// prefix, else `Point::ALL[.. - 8]` (the empty prefix included, which
+/// must act as none).
+fn prefix(b: u8) -> Option<Point> {
+    let index = usize::from(b >> 4);
+    index.checked_sub(8).map(|index| Point::ALL[index])
+}
+
+/// Four bytes: replay (`& 1`) and a prefix (`>> 4`, see [`prefix`]),
+/// event-type mask (`& 7`: create 1, update 2, delete 4; 0 every type),
+/// buffer size (`% 18`, so 0 and sizes above the ring are tried too), and
+/// a start revision: none for `byte < 128`, else `byte % 24` revisions back
+/// from the kind's next one (so both ones the ring still holds and
+/// compacted ones are asked for, and with replay too).
 fn spec(u: &mut Unstructured<'_>) -> Result<WatchSpec> {
+    let first = byte(u)?;
     Ok(WatchSpec {
-        replay: byte(u)? & 1 == 1,
+        replay: first & 1 == 1,
         types: EventMask(byte(u)? & 7),
         buffer_size: usize::from(byte(u)? % 18),
         start_back: {
             let b = byte(u)?;
             (b >= 128).then_some(b % 24)
         },
+        prefix: prefix(first),
     })
+}
+
+/// Three bytes. The first: `% 16` 15 is `mirror()` (the default buffer,
+/// larger than any ring here: rejected), 14 asks for a replay and 13 for a
+/// start revision (both rejected), anything else neither; `>> 4` a prefix
+/// (see [`prefix`]). The second: `& 8` clear means every event type, set
+/// means the mask `& 7`. The third: the buffer size, `1 + byte % 4` below
+/// 192 (a mirror that falls that far behind resyncs), else `byte % 18`.
+fn mirror_spec(u: &mut Unstructured<'_>) -> Result<MirrorSpec> {
+    let first = byte(u)?;
+    let types = byte(u)?;
+    let buffer = byte(u)?;
+    if first % 16 == 15 {
+        return Ok(MirrorSpec { options: None });
+    }
+    Ok(MirrorSpec {
+        options: Some(WatchSpec {
+            replay: first % 16 == 14,
+            types: EventMask(if types & 8 == 0 { 0 } else { types & 7 }),
+            buffer_size: usize::from(if buffer < 192 {
+                1 + buffer % 4
+            } else {
+                buffer % 18
+            }),
+            start_back: (first % 16 == 13).then_some(0),
+            prefix: prefix(first),
+        }),
+    })
+}
+
+/// `byte % 4`: `try_recv`, `recv_timeout`, `Stream::poll_next`, `recv`.
+fn mirror_recv(u: &mut Unstructured<'_>) -> Result<MirrorRecv> {
+    pick(
+        u,
+        &[
+            MirrorRecv::TryRecv,
+            MirrorRecv::RecvTimeout,
+            MirrorRecv::Stream,
+            MirrorRecv::Recv,
+        ],
+    )
 }
 
 /// A count (`byte % 4`), then that many keys.
@@ -155,12 +208,15 @@ fn scan(u: &mut Unstructured<'_>) -> Result<ScanRead> {
 }
 
 /// A selector byte, then the fields in the order written. 255 closes the
-/// store (rarely, or most runs would end early); otherwise `byte % 36`:
+/// store (rarely, or most runs would end early); otherwise `byte % 40`:
 /// 0-5 set, 6-7 set_many, 8-9 update, 10-12 delete, 13-14 a point read
 /// (`% 3`: get, read, contains), 15-17 a scan, 18 kinds, 19 get_all,
 /// 20 dump, 21-23 watch, 24 drop a watch, 25-28 receive (slot, mode, count),
-/// 29-30 drain every watch (mode), 31-32 snapshot, 33 check the kept
-/// snapshots, 34-35 transaction (reads, writes, fail: `byte % 8 == 0`).
+/// 29-30 drain every watch and mirror (mode), 31-32 snapshot, 33 check the
+/// kept snapshots, 34-35 transaction (reads, writes, fail: `byte % 8 ==
+/// 0`), 36 mirror (kind, spec, via), 37-38 receive from a mirror (slot,
+/// mode, count), 39 drop a mirror (slot). Selectors below 36 decode as they
+/// did before mirrors, so older seeds keep their meaning.
 impl<'a> Arbitrary<'a> for ops::Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         use ops::Op;
@@ -168,7 +224,7 @@ impl<'a> Arbitrary<'a> for ops::Op {
         if selector == u8::MAX {
             return Ok(Op::Close);
         }
-        Ok(match selector % 36 {
+        Ok(match selector % 40 {
             0..=5 => Op::Set {
                 kind: kind(u)?,
                 key: key(u)?,
@@ -222,13 +278,24 @@ impl<'a> Arbitrary<'a> for ops::Op {
                 via: via(u)?,
             },
             33 => Op::CheckSnapshots,
-            _ => Op::Transaction {
+            34..=35 => Op::Transaction {
                 kind: kind(u)?,
                 reads: keys(u)?,
                 writes: writes(u)?,
                 fail: byte(u)? % 8 == 0,
                 via: via(u)?,
             },
+            36 => Op::Mirror {
+                kind: kind(u)?,
+                spec: mirror_spec(u)?,
+                via: via(u)?,
+            },
+            37..=38 => Op::MirrorRecv {
+                slot: byte(u)?,
+                mode: mirror_recv(u)?,
+                count: byte(u)?,
+            },
+            _ => Op::DropMirror { slot: byte(u)? },
         })
     }
 }
@@ -258,8 +325,9 @@ impl<'a> Arbitrary<'a> for ops::Input {
 /// A selector byte (`% 16`), then the fields in the order written:
 /// 0-3 set, 4-5 set_many, 6-7 update, 8-9 delete, 10 read with a panicking
 /// closure, 11 list_filtered with a panicking filter (after: `byte % 4`),
-/// 12-13 watch (replay: `byte & 1`), 14 drop a watch, 15 arm (validator:
-/// `byte & 1`, compare: `byte & 2`).
+/// 12-13 watch (replay: `byte & 1`; with `byte & 2`, a mirror instead),
+/// 14 drop a watch or mirror, 15 arm (validator: `byte & 1`, compare:
+/// `byte & 2`).
 impl<'a> Arbitrary<'a> for callbacks::Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         use callbacks::Op;
@@ -290,10 +358,18 @@ impl<'a> Arbitrary<'a> for callbacks::Op {
                 kind: kind(u)?,
                 after: byte(u)? % 4,
             },
-            12..=13 => Op::Watch {
-                kind: kind(u)?,
-                replay: byte(u)? & 1 == 1,
-            },
+            12..=13 => {
+                let kind = kind(u)?;
+                let b = byte(u)?;
+                if b & 2 == 0 {
+                    Op::Watch {
+                        kind,
+                        replay: b & 1 == 1,
+                    }
+                } else {
+                    Op::Mirror { kind }
+                }
+            }
             14 => Op::DropWatch { slot: byte(u)? },
             _ => {
                 let arm = byte(u)?;

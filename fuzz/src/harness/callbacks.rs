@@ -13,6 +13,8 @@
 //!   must have left the key's value and the kind's revision untouched);
 //! - nothing hangs: every watch first catches up, then gets the event of a
 //!   fresh write to its kind through `recv_timeout`;
+//! - mirrors converge: each is drained, and then shows exactly the kind
+//!   (checked as in `mirror.rs`), and gets the fresh write as well;
 //! - the store keeps working: the next step runs on the same store.
 
 use std::collections::BTreeSet;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use zestor::Store;
 
 use super::check::{check, check_state};
+use super::mirror::{CheckedMirror, MirrorRecv, MirrorSpec};
 use super::model::{
     entries_of, outcome, update_closure, Change, CompareMode, Faults, KeyName, KindName, Model,
     Outcome, Rules, Stopped, Stored, UpdateCalls, Verdict,
@@ -33,7 +36,8 @@ use super::watch::{CheckedWatch, Delivery, EventMask, RecvMode, Tally, WatchSpec
 /// than this to a kind, and every watch is drained after each step, so no
 /// watch here may ever overflow.
 pub const RING_CAPACITY: usize = 64;
-/// Open watches beyond this are dropped as soon as they are made.
+/// Open watches (and, apart, mirrors) beyond this are dropped as soon as
+/// they are made.
 pub const MAX_WATCHES: usize = 6;
 /// The key that the hang check writes; no op uses it.
 pub const PROBE_KEY: &str = "~probe";
@@ -80,6 +84,12 @@ pub enum Op {
         kind: KindName,
         replay: bool,
     },
+    /// A mirror of the whole kind, with the ring's buffer.
+    Mirror {
+        kind: KindName,
+    },
+    /// Drops the watch or mirror in this slot (watches first, then
+    /// mirrors, modulo how many are open).
     DropWatch {
         slot: u8,
     },
@@ -116,6 +126,9 @@ pub fn run(input: &Input) -> Tally {
     for watch in &harness.watches {
         tally.add(watch.tally());
     }
+    for mirror in &harness.mirrors {
+        tally.add(mirror.tally());
+    }
     tally
 }
 
@@ -130,6 +143,8 @@ struct Harness {
     faults: Arc<Faults>,
     watches: Vec<CheckedWatch>,
     watches_made: usize,
+    mirrors: Vec<CheckedMirror>,
+    mirrors_made: usize,
 }
 
 /// Names the failing step in messages: its index and the call.
@@ -154,6 +169,8 @@ impl Harness {
             faults,
             watches: Vec::new(),
             watches_made: 0,
+            mirrors: Vec::new(),
+            mirrors_made: 0,
         }
     }
 
@@ -235,6 +252,7 @@ impl Harness {
                     types: EventMask::ALL,
                     buffer_size: RING_CAPACITY,
                     start_back: None,
+                    prefix: None,
                 };
                 let kind = kind.as_str();
                 let expected = self.model.watch(kind, &spec, RING_CAPACITY);
@@ -250,10 +268,40 @@ impl Harness {
                 check(step, &expected, &actual);
                 false
             }
+            Op::Mirror { kind } => {
+                let spec = MirrorSpec {
+                    options: Some(WatchSpec {
+                        replay: false,
+                        types: EventMask::ALL,
+                        buffer_size: RING_CAPACITY,
+                        start_back: None,
+                        prefix: None,
+                    }),
+                };
+                let kind = kind.as_str();
+                let expected = self.model.mirror(kind, &spec, RING_CAPACITY);
+                let options = spec.watch_options(0).expect("mirror_with");
+                let caught = catch(|| store.mirror_with(kind, options));
+                let actual = outcome(caught, |mirror| {
+                    let checked =
+                        CheckedMirror::new(self.mirrors_made, kind, spec, mirror, &self.model);
+                    self.mirrors_made += 1;
+                    if self.mirrors.len() < MAX_WATCHES {
+                        self.mirrors.push(checked);
+                    }
+                });
+                check(step, &expected, &actual);
+                false
+            }
             Op::DropWatch { slot } => {
-                if !self.watches.is_empty() {
-                    let slot = usize::from(slot) % self.watches.len();
-                    self.watches.remove(slot);
+                let open = self.watches.len() + self.mirrors.len();
+                if open > 0 {
+                    let slot = usize::from(slot) % open;
+                    if slot < self.watches.len() {
+                        self.watches.remove(slot);
+                    } else {
+                        self.mirrors.remove(slot - self.watches.len());
+                    }
                 }
                 false
             }
@@ -270,10 +318,14 @@ impl Harness {
         for watch in &mut self.watches {
             watch.drain(&self.model, RecvMode::TryRecv);
         }
+        for mirror in &mut self.mirrors {
+            mirror.drain(&self.model);
+        }
         let watched: BTreeSet<String> = self
             .watches
             .iter()
             .map(|watch| watch.kind().to_owned())
+            .chain(self.mirrors.iter().map(|mirror| mirror.kind().to_owned()))
             .collect();
         for kind in &watched {
             self.probe(kind, step);
@@ -286,6 +338,15 @@ impl Harness {
                 watch.kind()
             );
             watch.step(&self.model, RecvMode::TryRecv);
+        }
+        for mirror in &mut self.mirrors {
+            let delivery = mirror.step(&self.model, MirrorRecv::RecvTimeout);
+            assert!(
+                matches!(delivery, Delivery::Event(_)),
+                "after {step:?}: a mirror of {:?} did not get the next write: {delivery:?}",
+                mirror.kind()
+            );
+            mirror.step(&self.model, MirrorRecv::TryRecv);
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod callbacks;
 pub mod check;
+pub mod mirror;
 pub mod model;
 pub mod ops;
 pub mod panics;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use zestor::{Error, EventType, SetResult, Store, Value};
 
+use super::mirror::MirrorSpec;
 use super::panics::{self, Panicked};
 use super::watch::WatchSpec;
 
@@ -60,6 +61,15 @@ pub enum KeyName {
 }
 
 impl KeyName {
+    pub const ALL: [KeyName; 6] = [
+        KeyName::K,
+        KeyName::K1,
+        KeyName::K2,
+        KeyName::Kk,
+        KeyName::X,
+        KeyName::EmptyKey,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyName::K => "k",
@@ -454,6 +464,9 @@ pub struct Logged {
     pub event_type: EventType,
     /// The value written; for a delete, the value the key held before.
     pub value: Stored,
+    /// What the key held before the write: `None` for a create; for a
+    /// delete the removed value (as `value`).
+    pub previous: Option<Stored>,
 }
 
 #[derive(Debug, Default)]
@@ -528,6 +541,22 @@ impl Model {
         &self.kinds[kind].log[index]
     }
 
+    /// What `key` held once revision `revision` of `kind` was applied: a
+    /// mirror stamps each event with such a revision, old or not.
+    pub fn value_at(&self, kind: &str, key: &str, revision: u64) -> Option<Stored> {
+        let log = self.kinds.get(kind).map_or(&[][..], |k| &k.log[..]);
+        let upto = usize::try_from(revision).expect("fits").min(log.len());
+        log[..upto]
+            .iter()
+            .rev()
+            .flat_map(|events| events.iter().rev())
+            .find(|event| event.key == key)
+            .and_then(|event| match event.event_type {
+                EventType::Delete => None,
+                EventType::Create | EventType::Update => Some(event.value),
+            })
+    }
+
     fn validate(&self, kind: &str, key: &str, value: u8) -> Outcome<()> {
         match self.rules.validate(kind, value) {
             Verdict::Pass => Ok(()),
@@ -566,26 +595,27 @@ impl Model {
 
     /// Applies one change to a kind's entries; its event.
     fn apply(model: &mut KindModel, revision: u64, key: &str, value: Option<u8>) -> Logged {
-        let (event_type, value) = match value {
+        let (event_type, value, previous) = match value {
             Some(value) => {
                 let stored = Stored { value, revision };
                 match model.entries.insert(key.to_owned(), stored) {
-                    Some(_) => (EventType::Update, stored),
-                    None => (EventType::Create, stored),
+                    Some(old) => (EventType::Update, stored, Some(old)),
+                    None => (EventType::Create, stored, None),
                 }
             }
             None => {
-                let previous = model
+                let removed = model
                     .entries
                     .remove(key)
                     .expect("only live keys are deleted");
-                (EventType::Delete, previous)
+                (EventType::Delete, removed, Some(removed))
             }
         };
         Logged {
             key: key.to_owned(),
             event_type,
             value,
+            previous,
         }
     }
 
@@ -811,6 +841,26 @@ impl Model {
         let requested = start.max(1);
         if requested + ring_capacity as u64 <= self.revision(kind) {
             return Err(Failure::Compacted { requested }.into());
+        }
+        Ok(())
+    }
+
+    /// `mirror` / `mirror_with`: a watch's checks, and neither replay nor
+    /// a start revision (a mirror always starts from a snapshot).
+    pub fn mirror(&self, kind: &str, spec: &MirrorSpec, ring_capacity: usize) -> Outcome<()> {
+        self.gate(kind, None)?;
+        let Some(spec) = &spec.options else {
+            // `mirror()`: the default buffer, which must fit in the ring.
+            if zestor::WatchOptions::DEFAULT_BUFFER_SIZE > ring_capacity {
+                return Err(Failure::InvalidArgument.into());
+            }
+            return Ok(());
+        };
+        if spec.buffer_size == 0 || spec.buffer_size > ring_capacity {
+            return Err(Failure::InvalidArgument.into());
+        }
+        if spec.replay || spec.start_back.is_some() {
+            return Err(Failure::InvalidArgument.into());
         }
         Ok(())
     }

@@ -7,8 +7,10 @@
 //! earlier (which must also answer `Closed` after close). Update closures
 //! may write their own key first, the one way a single thread makes a write
 //! lose its compare-and-swap (a hole, then a retry). Watches are
-//! checked delivery by delivery (see `watch.rs`); at the end every watch is
-//! drained, the whole store compared, and the store closed.
+//! checked delivery by delivery (see `watch.rs`), mirrors event by event
+//! (see `mirror.rs`; a buffer of a few revisions on the small ring makes
+//! them resync); at the end every watch and mirror is drained, the whole
+//! store compared, and the store closed.
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
@@ -16,6 +18,7 @@ use std::ops::{Bound, RangeBounds};
 use zestor::{Error, Kind, Snapshot, Store};
 
 use super::check::{check, check_state};
+use super::mirror::{CheckedMirror, MirrorRecv, MirrorSpec};
 use super::model::{
     effective_ring_capacity, entries_of, outcome, update_closure, Change, CompareMode, Failure,
     KeyName, KindName, Model, Outcome, Point, Rules, Stopped, Stored, UpdateCalls,
@@ -26,6 +29,10 @@ use super::watch::{CheckedWatch, RecvMode, Tally, WatchSpec};
 
 /// Open watches beyond this are dropped as soon as their creation is checked.
 pub const MAX_WATCHES: usize = 8;
+
+/// Open mirrors beyond this are dropped as soon as their creation is
+/// checked (every receive re-reads a mirror's whole view).
+pub const MAX_MIRRORS: usize = 4;
 
 /// Snapshots kept for `CheckSnapshots` (the oldest goes first).
 pub const MAX_SNAPSHOTS: usize = 4;
@@ -132,9 +139,25 @@ pub enum Op {
         mode: RecvMode,
         count: u8,
     },
-    /// Receives from every watch until nothing is pending.
+    /// Receives from every watch until nothing is pending, then from every
+    /// mirror until it yields nothing (by `try_recv`).
     DrainAll {
         mode: RecvMode,
+    },
+    Mirror {
+        kind: KindName,
+        spec: MirrorSpec,
+        via: Via,
+    },
+    /// Receives up to `count` events from the mirror in this slot.
+    MirrorRecv {
+        slot: u8,
+        mode: MirrorRecv,
+        count: u8,
+    },
+    /// Drops the mirror in this slot (modulo the open mirrors).
+    DropMirror {
+        slot: u8,
     },
     /// Takes a snapshot, checks it, and keeps it (see `CheckSnapshots`).
     Snapshot {
@@ -193,8 +216,10 @@ struct Harness {
     kept: BTreeMap<KindName, Kind<u8>>,
     watches: Vec<CheckedWatch>,
     watches_made: usize,
+    mirrors: Vec<CheckedMirror>,
+    mirrors_made: usize,
     snapshots: Vec<KeptSnapshot>,
-    /// What the watches dropped so far went through.
+    /// What the watches and mirrors dropped so far went through.
     tally: Tally,
 }
 
@@ -218,6 +243,8 @@ impl Harness {
             kept: BTreeMap::new(),
             watches: Vec::new(),
             watches_made: 0,
+            mirrors: Vec::new(),
+            mirrors_made: 0,
             snapshots: Vec::new(),
             tally: Tally::default(),
         }
@@ -333,6 +360,25 @@ impl Harness {
                     }
                     !watch.is_ended()
                 });
+                for mirror in &mut self.mirrors {
+                    mirror.drain(&self.model);
+                }
+            }
+            Op::Mirror { kind, spec, via } => self.mirror(&step, kind, spec, via),
+            Op::MirrorRecv { slot, mode, count } => {
+                if !self.mirrors.is_empty() {
+                    let slot = usize::from(slot) % self.mirrors.len();
+                    for _ in 0..count.clamp(1, 8) {
+                        self.mirrors[slot].step(&self.model, mode);
+                    }
+                }
+            }
+            Op::DropMirror { slot } => {
+                if !self.mirrors.is_empty() {
+                    let slot = usize::from(slot) % self.mirrors.len();
+                    let dropped = self.mirrors.remove(slot);
+                    self.tally.add(dropped.tally());
+                }
             }
             Op::Snapshot { kind, via } => self.snapshot(&step, kind, via),
             Op::CheckSnapshots => self.check_snapshots(&step),
@@ -584,11 +630,38 @@ impl Harness {
         }
     }
 
-    /// Drains every watch, compares the whole store, then closes it: every
-    /// watch must end with `Closed`, and every call must answer `Closed`.
+    fn mirror(&mut self, step: &Step<'_>, kind: KindName, spec: MirrorSpec, via: Via) {
+        let expected = self.model.mirror(kind.as_str(), &spec, self.ring_capacity);
+        let options = spec.watch_options(self.model.revision(kind.as_str()));
+        let made = catch(|| match options {
+            Some(options) => call!(self, kind, via, mirror_with(options)),
+            None => call!(self, kind, via, mirror()),
+        });
+        let (actual, mirror) = match made {
+            Ok(Ok(mirror)) => (Ok(()), Some(mirror)),
+            Ok(Err(error)) => (Err(Stopped::Failed(Failure::of(&error))), None),
+            Err(panics::Panicked) => (Err(Stopped::Panicked), None),
+        };
+        check(step, &expected, &actual);
+        if let Some(mirror) = mirror {
+            let checked =
+                CheckedMirror::new(self.mirrors_made, kind.as_str(), spec, mirror, &self.model);
+            self.mirrors_made += 1;
+            if self.mirrors.len() < MAX_MIRRORS {
+                self.mirrors.push(checked);
+            }
+        }
+    }
+
+    /// Drains every watch and mirror, compares the whole store, then closes
+    /// it: every watch and mirror must end with `Closed`, and every call
+    /// must answer `Closed`.
     fn finish(mut self) -> Tally {
         for watch in &mut self.watches {
             watch.drain(&self.model, RecvMode::TryRecv);
+        }
+        for mirror in &mut self.mirrors {
+            mirror.drain(&self.model);
         }
         check_state(&self.store, &self.model, &"the end of the run");
         self.check_snapshots(&"the end of the run");
@@ -599,11 +672,25 @@ impl Harness {
         for watch in &mut self.watches {
             watch.drain(&self.model, RecvMode::TryRecv);
         }
+        // Every way to receive must say `Closed`, and keep saying it.
+        for mirror in &mut self.mirrors {
+            for mode in [
+                MirrorRecv::TryRecv,
+                MirrorRecv::Stream,
+                MirrorRecv::RecvTimeout,
+                MirrorRecv::Recv,
+            ] {
+                mirror.step(&self.model, mode);
+            }
+        }
         check_state(&self.store, &self.model, &"the end of the run, closed");
         let write = self.store.set("a", "k", 0).map_err(|e| Failure::of(&e));
         assert_eq!(write, Err(Failure::Closed), "a write after close");
         for watch in &self.watches {
             self.tally.add(watch.tally());
+        }
+        for mirror in &self.mirrors {
+            self.tally.add(mirror.tally());
         }
         self.tally
     }
