@@ -148,7 +148,8 @@ impl<T: Send + Sync + 'static> Kind<T> {
 
     /// [`Store::mirror`](crate::Store::mirror) on this kind.
     pub fn mirror(&self) -> Result<Mirror<T>> {
-        self.mirror_with(WatchOptions::new())
+        let buffer = self.store.ring_capacity();
+        self.mirror_with(WatchOptions::new().buffer_size(buffer))
     }
 
     /// [`Store::mirror_with`](crate::Store::mirror_with) on this kind.

@@ -9,20 +9,25 @@
 //!
 //! * **Syncing** (at creation, and whenever its watch overflows or cannot
 //!   resume): take a snapshot at `S`, subscribe at `S + 1` at once, then
-//!   walk the snapshot beside the replica in key order and stage every
-//!   difference — a key changed, added or removed — in the backlog, stamped
-//!   `S`. The walk drains the new watch every [`DRAIN_EVERY`] keys into a
+//!   walk the snapshot, look each key up in the replica, and stage every
+//!   difference — a key changed, added or removed — in the backlog, in key
+//!   order, stamped `S`. The walk drains the new watch every [`DRAIN_EVERY`] keys into a
 //!   side list, applied on top once the walk is done, so a long walk under
-//!   a fast writer does not overflow it. No change is lost between the
+//!   a fast writer does not overflow it. If it overflows anyway (a writer
+//!   that outruns the walk, or a walker preempted for a whole ring), the
+//!   backlog the walk found is yielded first, and the mirror walks again
+//!   when it is empty: each walk serves the consumer all it found. No change is lost between the
 //!   snapshot and the watch: the watch starts exactly after `S` (P4/P6 in
 //!   `raw/kind.rs`; loom `p6_snapshots::start_revision_races_a_lapping_ring`),
 //!   and a write in flight during the walk is in the snapshot or after `S`.
 //! * **Keeping up**: with nothing in the backlog, each event of the watch
 //!   is applied to the replica and yielded at once, with the value it
-//!   replaced read from the replica. With a backlog, every event the watch
-//!   has ready is applied to the replica first and staged: a key already in
-//!   the backlog keeps its place and takes the newer change (coalescing), so
-//!   the backlog never holds more than one change per key.
+//!   replaced read from the replica. With a backlog — after a sync, or once
+//!   the consumer is more than half its buffer behind the kind — every event
+//!   the watch has ready is applied to the replica first and staged: a key
+//!   already in the backlog keeps its place and takes the newer change
+//!   (coalescing), so the backlog never holds more than one change per key,
+//!   and draining it early keeps the watch from overflowing.
 //! * **Yielding** a staged key compares the consumer's view of it with the
 //!   replica: absent → present is a create, present → another value an
 //!   update, present → absent a delete; a key that came back to what the
@@ -31,8 +36,12 @@
 //! Invariant: after each yielded event, applying every yielded event in
 //! order to an empty map gives exactly [`Mirror::list`]; with an empty
 //! backlog that is the kind's state at [`Mirror::revision`].
+//!
+//! The replica is a hash map (foldhash), not a `BTreeMap`: applying an
+//! event is one hash lookup instead of a dozen key comparisons, which was
+//! most of a mirror's cost per event (`benches/mirror.rs`). Key order is
+//! needed only by `list` and by a sync's differences, which sort.
 
-use std::collections::btree_map::{BTreeMap, Entry as MapEntry};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::ops::{Bound, ControlFlow};
@@ -51,6 +60,17 @@ use crate::watch::{Event, Watch, WatchOptions};
 
 /// A key and its value after a change (`None`: removed).
 type Change<T> = (Arc<str>, Option<Value<T>>);
+
+/// The mirror's maps: keyed by the store's own key strings, hashed fast.
+type Map<V> = HashMap<Arc<str>, V, foldhash::fast::RandomState>;
+
+/// A replica entry.
+struct Held<T> {
+    value: Value<T>,
+    /// The sync attempt that last found the key in its snapshot: a key not
+    /// found by the current one was removed.
+    seen: u64,
+}
 
 /// How many snapshot keys a resync walks between two drains of its watch.
 const DRAIN_EVERY: usize = 256;
@@ -78,11 +98,13 @@ struct Staged<T> {
 /// ([`resyncs`](Self::resyncs) counts these). Only
 /// [`Store::close`](crate::Store::close) ends it ([`WatchError::Closed`]).
 ///
-/// A consumer slower than the writers is still served: the replica moves
-/// on, and the changes not yet yielded coalesce per key — at most one
-/// pending change per key ([`pending`](Self::pending)), in the order the
-/// keys first changed, each carrying its latest value. Such a consumer sees
-/// changes coalesced, never lost.
+/// A consumer slower than the writers is still served: once it is more
+/// than half its buffer behind, or after a resync, the replica moves on and
+/// the changes not yet yielded coalesce per key — at most one pending
+/// change per key ([`pending`](Self::pending)), in the order the keys first
+/// changed, each carrying its latest value and revision. Such a consumer
+/// sees changes coalesced, never lost. A consumer that keeps up gets every
+/// event, one by one, as a watch would deliver it.
 ///
 /// **Invariant.** After each event it yields, applying the yielded events
 /// in order to an empty map gives exactly [`list`](Self::list); once
@@ -122,15 +144,18 @@ pub struct Mirror<T: Send + Sync + 'static> {
     options: WatchOptions,
     /// Follows the kind from the replica's revision on (all event types).
     watch: Watch<T>,
-    /// The watch overflowed during the last sync: the next look at it
-    /// resyncs (an ended watch reports `Closed`, so it is not asked).
+    /// The watch overflowed during the last sync: once the backlog is
+    /// yielded, the next look at it resyncs (an ended watch reports
+    /// `Closed`, so it is not asked).
     stale: bool,
     /// The kind's state at `watch.revision()` (prefix keys only).
-    replica: BTreeMap<Arc<str>, Value<T>>,
+    replica: Map<Held<T>>,
+    /// Numbers sync attempts, for `Held::seen`.
+    syncs: u64,
     /// Keys whose change the consumer has not been shown, in the order they
     /// first changed; `staged` holds what it was shown for each.
     backlog: VecDeque<Arc<str>>,
-    staged: HashMap<Arc<str>, Staged<T>>,
+    staged: Map<Staged<T>>,
     /// How many keys the consumer's view holds.
     shown_len: usize,
     resyncs: u64,
@@ -148,9 +173,10 @@ impl<T: Send + Sync + 'static> Mirror<T> {
         options: WatchOptions,
     ) -> Result<Self, WatchError> {
         let kind = Arc::from(&**raw.name());
-        let replica = BTreeMap::new();
+        let mut replica = Map::default();
+        let mut syncs = 0;
         // A fresh mirror diffs against an empty replica: every entry.
-        let synced = sync_until_done(&store, &raw, &options, &replica)?;
+        let synced = sync_until_done(&store, &raw, &options, &mut replica, &mut syncs)?;
         let mut mirror = Mirror {
             store,
             raw,
@@ -159,8 +185,9 @@ impl<T: Send + Sync + 'static> Mirror<T> {
             watch: synced.watch,
             stale: false,
             replica,
+            syncs,
             backlog: VecDeque::new(),
-            staged: HashMap::new(),
+            staged: Map::default(),
             shown_len: 0,
             resyncs: 0,
             just_synced: true,
@@ -178,7 +205,7 @@ impl<T: Send + Sync + 'static> Mirror<T> {
     pub fn get(&self, key: &str) -> Option<Value<T>> {
         match self.staged.get(key) {
             Some(staged) => staged.shown.clone(),
-            None => self.replica.get(key).cloned(),
+            None => self.replica.get(key).map(|held| held.value.clone()),
         }
     }
 
@@ -186,36 +213,22 @@ impl<T: Send + Sync + 'static> Mirror<T> {
     /// the yielded events to an empty map gives.
     pub fn list(&self) -> Vec<(Arc<str>, Value<T>)> {
         let mut out = Vec::with_capacity(self.shown_len);
-        if self.staged.is_empty() {
-            out.extend(
-                self.replica
-                    .iter()
-                    .map(|(key, value)| (Arc::clone(key), value.clone())),
-            );
-            return out;
-        }
-        // Staged keys the replica no longer holds, still shown: merged in.
-        let mut removed: Vec<(&Arc<str>, &Value<T>)> = self
-            .staged
-            .iter()
-            .filter(|(key, _)| !self.replica.contains_key(*key))
-            .filter_map(|(key, staged)| staged.shown.as_ref().map(|shown| (key, shown)))
-            .collect();
-        removed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut removed = removed.into_iter().peekable();
-        for (key, value) in &self.replica {
-            while let Some((gone, shown)) = removed.next_if(|(gone, _)| *gone < key) {
-                out.push((Arc::clone(gone), shown.clone()));
-            }
+        for (key, held) in &self.replica {
             let shown = match self.staged.get(key) {
                 Some(staged) => staged.shown.as_ref(),
-                None => Some(value),
+                None => Some(&held.value),
             };
             if let Some(shown) = shown {
                 out.push((Arc::clone(key), shown.clone()));
             }
         }
-        out.extend(removed.map(|(key, shown)| (Arc::clone(key), shown.clone())));
+        // Staged keys the replica no longer holds, still shown.
+        for (key, staged) in &self.staged {
+            if let (Some(shown), false) = (&staged.shown, self.replica.contains_key(key)) {
+                out.push((Arc::clone(key), shown.clone()));
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
@@ -301,9 +314,17 @@ impl<T: Send + Sync + 'static> Mirror<T> {
 
     /// The next change if one is ready: `Ok(None)` if there is none yet.
     pub fn try_recv(&mut self) -> Result<Option<Event<T>>, WatchError> {
+        // Checked first: a backlog must not outlive the close.
+        if self.store.is_closed() {
+            return Err(WatchError::Closed);
+        }
         loop {
             if !self.staged.is_empty() {
-                if !std::mem::take(&mut self.just_synced) {
+                // Right after a sync, and while its watch is dead (`stale`),
+                // the backlog goes first: a writer that outruns every walk
+                // would otherwise have the mirror walk again and again with
+                // the consumer served one change per walk.
+                if !std::mem::take(&mut self.just_synced) && !self.stale {
                     self.drain()?;
                 }
                 if let Some(event) = self.pop_staged() {
@@ -312,6 +333,14 @@ impl<T: Send + Sync + 'static> Mirror<T> {
                 continue;
             }
             self.just_synced = false;
+            if !self.stale && self.lagging() {
+                // Far behind: fold what is ready into the backlog, one
+                // change per key, before the ring overflows.
+                self.drain()?;
+                if !self.staged.is_empty() {
+                    continue;
+                }
+            }
             let next = match self.stale {
                 true => Err(WatchError::Overflow),
                 false => self.watch.try_recv(),
@@ -335,6 +364,13 @@ impl<T: Send + Sync + 'static> Mirror<T> {
 
     // ----- internals -----
 
+    /// More than half the buffer behind the kind: a consumer not keeping up.
+    #[inline]
+    fn lagging(&self) -> bool {
+        let behind = self.raw.revision().saturating_sub(self.watch.revision());
+        behind > (self.options.buffer_size / 2) as u64
+    }
+
     /// One result of the watch, with nothing staged: applied and, if the
     /// consumer should see it, returned. An overflow resyncs.
     fn take(&mut self, next: Result<Event<T>, WatchError>) -> Result<Option<Event<T>>, WatchError> {
@@ -349,22 +385,38 @@ impl<T: Send + Sync + 'static> Mirror<T> {
     }
 
     /// Applies a watch event to the replica and shows it at once (nothing
-    /// is staged, so the consumer's view is the replica).
-    fn apply_now(&mut self, event: Event<T>) -> Option<Event<T>> {
+    /// is staged, so the consumer's view is the replica): the event itself,
+    /// with the replaced value from the replica.
+    fn apply_now(&mut self, mut event: Event<T>) -> Option<Event<T>> {
         debug_assert!(self.staged.is_empty());
-        let revision = event.revision;
-        let (key, after) = into_change(event);
-        let before = write(&mut self.replica, &key, after.clone());
-        self.show(key, before, after, revision)
+        let after = match event.event_type {
+            EventType::Delete => None,
+            EventType::Create | EventType::Update => Some(event.value.clone()),
+        };
+        let before = write(&mut self.replica, &event.key, after);
+        let event_type = match (&before, event.event_type) {
+            (None, EventType::Delete) => return None,
+            (None, _) => {
+                self.shown_len += 1;
+                EventType::Create
+            }
+            (Some(before), EventType::Delete) => {
+                self.shown_len -= 1;
+                event.value = before.clone();
+                EventType::Delete
+            }
+            (Some(before), _) if Value::ptr_eq(before, &event.value) => return None,
+            (Some(_), _) => EventType::Update,
+        };
+        event.event_type = event_type;
+        event.previous = before;
+        self.options.types.contains(event_type).then_some(event)
     }
 
     /// With a backlog: applies and stages every event the watch has ready
     /// (at most a buffer's worth, so a flat-out writer cannot keep the
     /// consumer from its next event). An overflow resyncs.
     fn drain(&mut self) -> Result<(), WatchError> {
-        if self.stale {
-            return self.resync();
-        }
         for _ in 0..self.options.buffer_size.max(DRAIN_EVERY) {
             match self.watch.try_recv() {
                 Ok(Some(event)) => {
@@ -382,7 +434,13 @@ impl<T: Send + Sync + 'static> Mirror<T> {
 
     /// Moves the replica to a fresh snapshot (see the module docs).
     fn resync(&mut self) -> Result<(), WatchError> {
-        let synced = sync_until_done(&self.store, &self.raw, &self.options, &self.replica)?;
+        let synced = sync_until_done(
+            &self.store,
+            &self.raw,
+            &self.options,
+            &mut self.replica,
+            &mut self.syncs,
+        )?;
         self.watch = synced.watch;
         self.resyncs += 1;
         self.apply_sync(synced.revision, synced.changes, synced.early, synced.stale);
@@ -435,7 +493,7 @@ impl<T: Send + Sync + 'static> Mirror<T> {
                 .staged
                 .remove(&key)
                 .expect("every backlog key is staged");
-            let after = self.replica.get(&key).cloned();
+            let after = self.replica.get(&key).map(|held| held.value.clone());
             if let Some(event) = self.show(key, staged.shown, after, staged.revision) {
                 return Some(event);
             }
@@ -498,10 +556,12 @@ fn sync_until_done<T: Send + Sync + 'static>(
     store: &Arc<RawStore<T>>,
     raw: &Arc<RawKind<T>>,
     options: &WatchOptions,
-    replica: &BTreeMap<Arc<str>, Value<T>>,
+    replica: &mut Map<Held<T>>,
+    syncs: &mut u64,
 ) -> Result<Synced<T>, WatchError> {
     loop {
-        if let Some(synced) = sync(store, raw, options, replica)? {
+        *syncs += 1;
+        if let Some(synced) = sync(store, raw, options, replica, *syncs)? {
             return Ok(synced);
         }
     }
@@ -513,7 +573,8 @@ fn sync<T: Send + Sync + 'static>(
     store: &Arc<RawStore<T>>,
     raw: &Arc<RawKind<T>>,
     options: &WatchOptions,
-    replica: &BTreeMap<Arc<str>, Value<T>>,
+    replica: &mut Map<Held<T>>,
+    attempt: u64,
 ) -> Result<Option<Synced<T>>, WatchError> {
     if store.is_closed() {
         return Err(WatchError::Closed);
@@ -534,9 +595,13 @@ fn sync<T: Send + Sync + 'static>(
     let mut watch = Watch::new(Arc::clone(store), cursor);
     let mut early = Vec::new();
     let mut stale = false;
-    let changes = diff(&snapshot, options.prefix.as_deref(), replica, || {
-        drain_into(&mut watch, &mut early, &mut stale)
-    })?;
+    let changes = diff(
+        &snapshot,
+        options.prefix.as_deref(),
+        replica,
+        attempt,
+        || drain_into(&mut watch, &mut early, &mut stale),
+    )?;
     drain_into(&mut watch, &mut early, &mut stale)?;
     drop(snapshot);
     Ok(Some(Synced {
@@ -568,15 +633,17 @@ fn drain_into<T: Send + Sync + 'static>(
 }
 
 /// The differences between `replica` and the snapshot, in key order,
-/// calling `between` every [`DRAIN_EVERY`] keys.
+/// calling `between` every [`DRAIN_EVERY`] keys. Marks each key it finds
+/// `seen` by `attempt`: the keys left unmarked were removed.
 fn diff<T: Send + Sync + 'static>(
     snapshot: &RawSnapshot<T>,
     prefix: Option<&str>,
-    replica: &BTreeMap<Arc<str>, Value<T>>,
+    replica: &mut Map<Held<T>>,
+    attempt: u64,
     mut between: impl FnMut() -> Result<(), WatchError>,
 ) -> Result<Vec<Change<T>>, WatchError> {
     let mut changes = Vec::new();
-    let mut replica = replica.iter().peekable();
+    let mut found = 0usize;
     let mut walked = 0usize;
     let mut failed = Ok(());
     let prefix = prefix.unwrap_or("");
@@ -589,12 +656,16 @@ fn diff<T: Send + Sync + 'static>(
         if !key.starts_with(prefix) {
             return ControlFlow::Break(()); // keys are ordered
         }
-        while let Some((gone, _)) = replica.next_if(|(held, _)| held.as_ref() < key.as_ref()) {
-            changes.push((Arc::clone(gone), None));
-        }
-        match replica.next_if(|(held, _)| held.as_ref() == key.as_ref()) {
-            Some((_, held)) if held.is_version(version) => {}
-            _ => changes.push((Arc::clone(key), Some(Value::new(Arc::clone(version))))),
+        let unchanged = match replica.get_mut(&**key) {
+            Some(held) => {
+                held.seen = attempt;
+                found += 1;
+                held.value.is_version(version)
+            }
+            None => false,
+        };
+        if !unchanged {
+            changes.push((Arc::clone(key), Some(Value::new(Arc::clone(version)))));
         }
         walked += 1;
         if walked % DRAIN_EVERY == 0 {
@@ -606,7 +677,12 @@ fn diff<T: Send + Sync + 'static>(
         ControlFlow::Continue(())
     });
     failed?;
-    changes.extend(replica.map(|(gone, _)| (Arc::clone(gone), None)));
+    if found < replica.len() {
+        let removed = replica.iter().filter(|(_, held)| held.seen != attempt);
+        changes.extend(removed.map(|(key, _)| (Arc::clone(key), None)));
+        // The walk's changes are in key order already; the removed keys not.
+        changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
     Ok(changes)
 }
 
@@ -619,22 +695,26 @@ fn into_change<T>(event: Event<T>) -> (Arc<str>, Option<Value<T>>) {
     }
 }
 
-/// Writes `after` under `key`; what was there.
+/// Writes `after` under `key`; what was there. (Looked up by `&str`, so
+/// an update does not touch the key's reference count.)
 fn write<T>(
-    replica: &mut BTreeMap<Arc<str>, Value<T>>,
+    replica: &mut Map<Held<T>>,
     key: &Arc<str>,
     after: Option<Value<T>>,
 ) -> Option<Value<T>> {
-    match (replica.entry(Arc::clone(key)), after) {
-        (MapEntry::Occupied(mut held), Some(after)) => {
-            Some(std::mem::replace(held.get_mut(), after))
-        }
-        (MapEntry::Occupied(held), None) => Some(held.remove()),
-        (MapEntry::Vacant(slot), Some(after)) => {
-            slot.insert(after);
-            None
-        }
-        (MapEntry::Vacant(_), None) => None,
+    match after {
+        Some(after) => match replica.get_mut(&**key) {
+            Some(held) => Some(std::mem::replace(&mut held.value, after)),
+            None => {
+                let held = Held {
+                    value: after,
+                    seen: 0,
+                };
+                replica.insert(Arc::clone(key), held);
+                None
+            }
+        },
+        None => replica.remove(&**key).map(|held| held.value),
     }
 }
 

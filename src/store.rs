@@ -332,15 +332,20 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// A [`Mirror`] of the kind: a replica that yields the kind's entries as
     /// creates, then every change, and re-syncs itself from a snapshot
     /// whenever it falls behind, so it never overflows. Creates the kind if
-    /// needed.
+    /// needed. It may fall the whole event ring behind
+    /// ([`ring_capacity`](StoreBuilder::ring_capacity) revisions) before it
+    /// re-syncs.
     pub fn mirror(&self, kind: &str) -> Result<Mirror<T>> {
-        self.mirror_with(kind, WatchOptions::new())
+        let buffer = self.raw.ring_capacity();
+        self.mirror_with(kind, WatchOptions::new().buffer_size(buffer))
     }
 
     /// [`mirror`](Self::mirror) with a [`prefix`](WatchOptions::prefix), an
     /// [`event-type filter`](WatchOptions::event_types) (it hides events,
-    /// not state) or a [`buffer size`](WatchOptions::buffer_size) (how far
-    /// it may fall behind before it re-syncs). `replay` and
+    /// not state) or a [`buffer size`](WatchOptions::buffer_size): how many
+    /// revisions it may fall behind before it re-syncs, as given (the
+    /// options' default is [`DEFAULT_BUFFER_SIZE`](WatchOptions::DEFAULT_BUFFER_SIZE);
+    /// [`mirror`](Self::mirror) uses the whole ring). `replay` and
     /// `start_revision` do not apply
     /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)).
     pub fn mirror_with(&self, kind: &str, options: WatchOptions) -> Result<Mirror<T>> {

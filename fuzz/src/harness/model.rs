@@ -850,10 +850,7 @@ impl Model {
     pub fn mirror(&self, kind: &str, spec: &MirrorSpec, ring_capacity: usize) -> Outcome<()> {
         self.gate(kind, None)?;
         let Some(spec) = &spec.options else {
-            // `mirror()`: the default buffer, which must fit in the ring.
-            if zestor::WatchOptions::DEFAULT_BUFFER_SIZE > ring_capacity {
-                return Err(Failure::InvalidArgument.into());
-            }
+            // `mirror()`: a buffer of the whole ring, which always fits.
             return Ok(());
         };
         if spec.buffer_size == 0 || spec.buffer_size > ring_capacity {
