@@ -5,8 +5,8 @@
 //! * `mirror_receive/<name>/<batch>`: per event received, by a `Mirror`
 //!   (`zestor`), by a plain `Watch` (`zestor_watch`), and by a plain watch
 //!   whose consumer keeps its own `BTreeMap` replica
-//!   (`zestor_watch_replica`: the hand-written mirror of
-//!   `examples/mirror.rs`, minus its resync). A kind of 10K keys (1K
+//!   (`zestor_watch_replica`: the hand-written mirror a user would keep
+//!   before `Mirror`, minus its resync). A kind of 10K keys (1K
 //!   quick), updates to random keys, drained after every `batch` writes.
 //!   Target: the mirror's cost per event at most 1.5× the watch's.
 //! * `mirror_resync/<name>/100K`: a mirror of a kind of `base_size` keys

@@ -16,8 +16,9 @@
 //! prints the proof that it converged: its copy, the mirror's `list()` and
 //! the store's `list` are the same, with nothing pending.
 //!
-//! `examples/mirror.rs` is the same job done by hand with a plain `Watch`:
-//! on overflow, take a snapshot, replace the whole replica, watch again.
+//! By hand, with a plain `Watch`, the same job is: on overflow, take a
+//! snapshot, diff it against the replica, watch again from its revision + 1
+//! — and under a storm like this one, do it before the next overflow.
 
 use std::collections::BTreeMap;
 use std::thread;

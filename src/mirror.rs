@@ -314,6 +314,29 @@ impl<T: Send + Sync + 'static> Mirror<T> {
 
     /// The next change if one is ready: `Ok(None)` if there is none yet.
     pub fn try_recv(&mut self) -> Result<Option<Event<T>>, WatchError> {
+        // The common case, a consumer keeping up: straight from the watch
+        // (which reports a close itself), applied, shown.
+        if self.staged.is_empty() && !self.stale && !self.lagging() {
+            match self.watch.try_recv() {
+                Ok(None) => return Ok(None),
+                Ok(Some(event)) => {
+                    if let Some(event) = self.apply_now(event) {
+                        return Ok(Some(event));
+                    }
+                }
+                Err(error) => {
+                    if let Some(event) = self.take(Err(error))? {
+                        return Ok(Some(event));
+                    }
+                }
+            }
+        }
+        self.try_recv_slow()
+    }
+
+    /// `try_recv` with a backlog, a lag, or a dead watch.
+    #[cold]
+    fn try_recv_slow(&mut self) -> Result<Option<Event<T>>, WatchError> {
         // Checked first: a backlog must not outlive the close.
         if self.store.is_closed() {
             return Err(WatchError::Closed);
@@ -387,6 +410,7 @@ impl<T: Send + Sync + 'static> Mirror<T> {
     /// Applies a watch event to the replica and shows it at once (nothing
     /// is staged, so the consumer's view is the replica): the event itself,
     /// with the replaced value from the replica.
+    #[inline]
     fn apply_now(&mut self, mut event: Event<T>) -> Option<Event<T>> {
         debug_assert!(self.staged.is_empty());
         let after = match event.event_type {

@@ -267,3 +267,389 @@ fn stalled_writers_with_deletes_and_transactions_never_open_a_gap() {
         started.elapsed()
     );
 }
+
+/// The keys the mirror test writes: few, so that writes pile onto each
+/// other, transactions conflict, and a coalesced backlog folds often.
+const MIRROR_KEYS: [&str; 5] = ["m1", "m2", "m3", "m4", "m5"];
+
+/// What a blind write (`set`, `set_many`) says it replaced: it cannot know.
+const BLIND: u64 = u64::MAX;
+
+/// One write by a stalled writer on the mirror test's kind, each value
+/// `(replaced id, id)` like the tests above (`BLIND` where the write cannot
+/// know what it replaces, 0 for a create). The error, if any.
+fn mirror_write(store: &Store<(u64, u64)>, rng: &mut Rng, id: u64) -> Result<(), Error> {
+    let key = MIRROR_KEYS[(rng.next() % MIRROR_KEYS.len() as u64) as usize];
+    let other = MIRROR_KEYS[(rng.next() % MIRROR_KEYS.len() as u64) as usize];
+    match rng.next() % 16 {
+        0 | 1 => store.delete("m", key).map(drop),
+        2 | 3 => store.set("m", key, (BLIND, id)).map(drop),
+        // One revision, two events (one, when the keys are the same).
+        4 | 5 => store.set_many("m", [(key, (BLIND, id)), (other, (BLIND, id + 1))]),
+        // One revision: an update or create of one key, and an update,
+        // create or delete of another.
+        roll @ 6..=9 => store.transaction("m", |tx| {
+            let next = tx.get(key).map_or((0, id), |old| (old.1, id));
+            tx.set(key, next);
+            if other != key {
+                match tx.get(other) {
+                    Some(_) if roll % 2 == 0 => tx.delete(other),
+                    Some(old) => tx.set(other, (old.1, id + 1)),
+                    None => tx.set(other, (0, id + 1)),
+                }
+            }
+            Ok::<_, Error>(())
+        }),
+        _ => match store.update("m", key, |old| Ok::<_, Error>((old.1, id))) {
+            Ok(_) | Err(Error::KeyNotFound) => Ok(()),
+            Err(error) => Err(error),
+        },
+    }
+}
+
+/// A mirror's consumer: the mirror's events applied in order to its own
+/// map, each checked against what that map holds.
+struct MirrorConsumer {
+    values: BTreeMap<String, (u64, u64)>,
+    /// The mirror's revision as last read: it never goes back.
+    revision: u64,
+    events: u64,
+    /// Events whose value names the one the consumer held as the value it
+    /// replaced: the mirror passed the change on as it was written (the
+    /// rest were coalesced, or blind writes).
+    followed_on: u64,
+    /// `list()` compared with the consumer's map.
+    list_checks: u64,
+    /// Mid-run: nothing pending and the kind still at the mirror's
+    /// revision, so the view was compared with a snapshot.
+    live_checks: u64,
+    /// Quiescent: the writers parked, the mirror drained and compared with
+    /// a snapshot.
+    quiet_checks: u64,
+}
+
+impl MirrorConsumer {
+    fn new() -> Self {
+        MirrorConsumer {
+            values: BTreeMap::new(),
+            revision: 0,
+            events: 0,
+            followed_on: 0,
+            list_checks: 0,
+            live_checks: 0,
+            quiet_checks: 0,
+        }
+    }
+
+    /// One event from `mirror`: its type and `previous` must take the
+    /// consumer's map from what it holds for the key to the event's value.
+    fn event(
+        &mut self,
+        mirror: &zestor::Mirror<(u64, u64)>,
+        event: &zestor::Event<(u64, u64)>,
+    ) -> Result<(), String> {
+        self.events += 1;
+        let key = &*event.key;
+        let value = *event.value;
+        let previous = event.previous.as_deref().copied();
+        let held = self.values.get(key).copied();
+        let context = || {
+            format!(
+                "{:?} {key} {value:?} (previous {previous:?}, revision {}) on top of {held:?}",
+                event.event_type, event.revision
+            )
+        };
+        if &*event.kind != "m" {
+            return Err(format!("an event of another kind: {}", context()));
+        }
+        if previous != held {
+            return Err(format!(
+                "previous is not what the consumer holds: {}",
+                context()
+            ));
+        }
+        match (event.event_type, held) {
+            (EventType::Create, None) => {
+                self.values.insert(key.to_owned(), value);
+            }
+            (EventType::Update, Some(held)) if value != held => {
+                self.followed_on += u64::from(value.0 == held.1);
+                self.values.insert(key.to_owned(), value);
+            }
+            (EventType::Delete, Some(held)) if value == held => {
+                self.values.remove(key);
+            }
+            _ => return Err(format!("the wrong event type: {}", context())),
+        }
+        if mirror.get(key).as_deref() != self.values.get(key) {
+            return Err(format!("get after the event: {}", context()));
+        }
+        let revision = mirror.revision();
+        if revision < self.revision || event.revision > revision + 1 {
+            return Err(format!(
+                "the mirror's revision went from {} to {revision}: {}",
+                self.revision,
+                context()
+            ));
+        }
+        self.revision = revision;
+        if self.events % 8 == 0 {
+            self.list_checks += 1;
+            self.same_as_list(mirror)?;
+        }
+        Ok(())
+    }
+
+    /// The mirror's view is the consumer's map (the yielded events applied
+    /// in order).
+    fn same_as_list(&self, mirror: &zestor::Mirror<(u64, u64)>) -> Result<(), String> {
+        let list = entries(mirror.list());
+        if list != self.values {
+            return Err(format!(
+                "list() {list:?} is not the events yielded so far {:?}",
+                self.values
+            ));
+        }
+        Ok(())
+    }
+
+    /// With nothing pending, the view is the kind at the mirror's revision:
+    /// compared with a snapshot when the kind has not moved on since.
+    /// `quiet`: the writers are parked, so it must not have.
+    fn caught_up(
+        &mut self,
+        store: &Store<(u64, u64)>,
+        mirror: &zestor::Mirror<(u64, u64)>,
+        quiet: bool,
+    ) -> Result<(), String> {
+        if mirror.pending() != 0 {
+            return Err(format!("{} changes pending", mirror.pending()));
+        }
+        let snapshot = store.snapshot("m").map_err(|error| error.to_string())?;
+        if snapshot.revision() != mirror.revision() {
+            if quiet {
+                return Err(format!(
+                    "drained at revision {}, the kind is at {}",
+                    mirror.revision(),
+                    snapshot.revision()
+                ));
+            }
+            return Ok(());
+        }
+        let kind = entries(snapshot.list());
+        if kind != self.values {
+            return Err(format!(
+                "caught up at revision {}, the consumer holds {:?}, the kind {kind:?} \
+                 (a change skipped)",
+                mirror.revision(),
+                self.values
+            ));
+        }
+        self.same_as_list(mirror)?;
+        match quiet {
+            true => self.quiet_checks += 1,
+            false => self.live_checks += 1,
+        }
+        Ok(())
+    }
+}
+
+fn entries(list: Vec<(Arc<str>, zestor::Value<(u64, u64)>)>) -> BTreeMap<String, (u64, u64)> {
+    list.into_iter()
+        .map(|(key, value)| (key.to_string(), *value))
+        .collect()
+}
+
+/// The stress argument that a resync cannot skip a change made between its
+/// snapshot and its resumed watch (the module docs of `src/mirror.rs`; loom
+/// `p6_snapshots::start_revision_races_a_lapping_ring` has the
+/// interleaving): stalled writers (sets, deletes, `set_many`, two-key
+/// transactions) on five keys of a kind with a ring of four, and three
+/// mirrors with buffers of one and two, so that they fall behind, coalesce
+/// and resync all the time, their snapshot and their new watch racing
+/// writers that take a revision and stall mid-write.
+///
+/// Each consumer applies the events to its own map and checks every event
+/// against it (the type and `previous` take the map from what it holds to
+/// the event's value), and the map against `list()` every few events. A
+/// skipped change leaves the replica wrong until the key is written again,
+/// which these checks cannot see; what does is the kind itself: whenever a
+/// consumer finds nothing pending and the kind still at the mirror's
+/// revision, and every 50 ms at a quiescent point (the writers parked, the
+/// mirror drained until nothing is ready), the view must be exactly a
+/// snapshot at `revision()`.
+#[test]
+fn stalled_writers_never_make_a_mirror_skip_a_change() {
+    const WRITERS: u64 = 8;
+    const BUFFERS: [usize; 3] = [1, 2, 1];
+    let started = Instant::now();
+    let store = Store::<(u64, u64)>::builder().ring_capacity(4).build();
+    for (i, key) in MIRROR_KEYS.iter().enumerate() {
+        store.set("m", key, (0, 1_000_000 + i as u64)).unwrap();
+    }
+    let rounds = (seconds().as_secs_f64() / 0.05).ceil().max(1.0) as usize;
+    // Writers write while `quiet` is down; at each round's end everyone
+    // meets at the barrier twice: the writers parked, the consumers drain
+    // and compare, then the next round (or the end, with `stop`).
+    let quiet = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let barrier = Arc::new(std::sync::Barrier::new(
+        WRITERS as usize + BUFFERS.len() + 1,
+    ));
+    // A failure is kept (the first) and ends the run at the next round's
+    // end: a thread that stopped at once would leave the others waiting at
+    // the barrier.
+    let fail = {
+        let failure = Arc::clone(&failure);
+        move |message: String| {
+            failure.lock().unwrap().get_or_insert(message);
+        }
+    };
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer_threads: Vec<_> = (1..=WRITERS)
+        .map(|writer| {
+            let (store, quiet, stop, barrier, writes, fail) = (
+                store.clone(),
+                Arc::clone(&quiet),
+                Arc::clone(&stop),
+                Arc::clone(&barrier),
+                Arc::clone(&writes),
+                fail.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut rng = Rng(writer);
+                let mut n = 0;
+                loop {
+                    STALLS.with(|stalls| {
+                        stalls.set(Some((writer + n).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1))
+                    });
+                    while !quiet.load(Ordering::Relaxed) {
+                        n += 2;
+                        if let Err(error) = mirror_write(&store, &mut rng, writer * 10_000_000 + n)
+                        {
+                            fail(format!("writer {writer}: {error}"));
+                        }
+                        writes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    STALLS.with(|stalls| stalls.set(None));
+                    barrier.wait(); // parked
+                    barrier.wait(); // checked
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    let consumer_threads: Vec<_> = BUFFERS
+        .iter()
+        .enumerate()
+        .map(|(i, &buffer)| {
+            let mut mirror = store
+                .mirror_with("m", WatchOptions::new().buffer_size(buffer))
+                .unwrap();
+            let (store, quiet, stop, barrier, fail) = (
+                store.clone(),
+                Arc::clone(&quiet),
+                Arc::clone(&stop),
+                Arc::clone(&barrier),
+                fail.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut consumer = MirrorConsumer::new();
+                let check = |consumer: &mut MirrorConsumer, mirror: &zestor::Mirror<_>, event| {
+                    let checked =
+                        consumer
+                            .event(mirror, &event)
+                            .and_then(|()| match mirror.pending() {
+                                0 => consumer.caught_up(&store, mirror, false),
+                                _ => Ok(()),
+                            });
+                    if let Err(error) = checked {
+                        fail(format!("mirror {i} (buffer {buffer}): {error}"));
+                    }
+                };
+                loop {
+                    while !quiet.load(Ordering::Relaxed) {
+                        // One consumer blocks, the others poll.
+                        let received = match i {
+                            0 => mirror.recv_timeout(Duration::from_millis(1)),
+                            _ => mirror.try_recv(),
+                        };
+                        match received {
+                            Ok(Some(event)) => check(&mut consumer, &mirror, event),
+                            Ok(None) => std::thread::yield_now(),
+                            Err(error) => fail(format!("mirror {i}: {error}")),
+                        }
+                    }
+                    barrier.wait(); // the writers are parked
+                    loop {
+                        match mirror.try_recv() {
+                            Ok(Some(event)) => check(&mut consumer, &mirror, event),
+                            Ok(None) => break,
+                            Err(error) => {
+                                fail(format!("mirror {i}: {error}"));
+                                break;
+                            }
+                        }
+                    }
+                    if let Err(error) = consumer.caught_up(&store, &mirror, true) {
+                        fail(format!("mirror {i} (buffer {buffer}), quiescent: {error}"));
+                    }
+                    barrier.wait(); // checked
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+                (consumer, mirror.resyncs())
+            })
+        })
+        .collect();
+    for round in 1..=rounds {
+        std::thread::sleep(Duration::from_millis(50));
+        quiet.store(true, Ordering::Relaxed);
+        if round == rounds || failure.lock().unwrap().is_some() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        barrier.wait(); // the writers are parked; the consumers check
+        quiet.store(false, Ordering::Relaxed);
+        barrier.wait();
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    for writer in writer_threads {
+        writer.join().unwrap();
+    }
+    let outcomes: Vec<_> = consumer_threads
+        .into_iter()
+        .map(|consumer| consumer.join().unwrap())
+        .collect();
+    if let Some(failure) = failure.lock().unwrap().take() {
+        panic!("{failure}");
+    }
+    let writes = writes.load(Ordering::Relaxed);
+    assert!(writes > 100, "the writers made progress: {writes} writes");
+    for (i, (consumer, resyncs)) in outcomes.iter().enumerate() {
+        assert!(
+            consumer.events > 0 && consumer.quiet_checks > 0,
+            "mirror {i} was tested"
+        );
+        assert!(*resyncs > 0, "mirror {i} never resynced");
+        eprintln!(
+            "mirror {i} (buffer {}): {} events ({} followed on), {resyncs} resyncs, {} list \
+             checks, {} live and {} quiescent snapshot checks",
+            BUFFERS[i],
+            consumer.events,
+            consumer.followed_on,
+            consumer.list_checks,
+            consumer.live_checks,
+            consumer.quiet_checks
+        );
+    }
+    eprintln!(
+        "mirrors: {writes} writes in {rounds} rounds, {:?}",
+        started.elapsed()
+    );
+}

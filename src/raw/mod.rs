@@ -40,7 +40,8 @@
 //! | P7 atomic batches and transactions: all or nothing, one revision, serializable | [`batch`] |
 //! | the status word of a version and a transaction's decision | [`version`] |
 //! | P3 the event ring, producer side | [`ring`] |
-//! | P3 the consumer side: delivery order, the three overflow rules | [`cursor`] |
+//! | P3 the consumer side: delivery order, the three overflow rules, prefix filtering | [`cursor`] |
+//! | previous values: attached while watched, kept for resumed cursors | [`ring`], [`cursor`] |
 //! | wake-ups without lost signals (F1/F3), the subscriber list | [`subscriber`] |
 //! | P5 close | [`store`] |
 //! | I4 dying cells are terminal; tombstones are claimed `KEEP` or `DYING` | [`cell`] |
