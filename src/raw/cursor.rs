@@ -26,7 +26,7 @@
 //! admitted or not (a prefix watch on a busy kind overflows like any other).
 //!
 //! Each update is delivered with the value it replaced (`ring.rs`,
-//! "Previous values"): from the slot's `WithPrevious` envelope, else by
+//! "Previous values"): from the slot's envelope (`RingEntry`), else by
 //! upgrading the version's weak link, else from the slot read again (the
 //! publisher may have just wrapped it). A subscribed cursor that still finds
 //! none was lapped (the slot was overwritten) and reports overflow. A cursor
@@ -39,7 +39,7 @@
 use super::kind::RawKind;
 use super::ring::SlotRead;
 use super::subscriber::Subscriber;
-use super::version::{event_versions, EventType, EventTypes, Payload, Version};
+use super::version::{EventType, EventTypes, RingEntry, Version};
 use crate::sync::Arc;
 
 /// Where a new cursor starts.
@@ -198,22 +198,18 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     /// revision delivered as soon as no admitted event is left in it.
     fn next_in_entry(&mut self) -> Option<Step<T>> {
         let (entry, index) = self.entry.as_mut()?;
-        let event = match &entry.payload {
-            Payload::WithPrevious { event, .. } => event,
-            _ => &*entry,
-        };
-        let versions = event_versions(event);
+        let versions = RingEntry::of(entry);
         let mut found = None;
-        while let Some(version) = versions.get(*index) {
+        while *index < versions.len() {
+            let version = versions.version(*index);
             *index += 1;
             if let Some(event_type) = self.filter.admit(version) {
                 found = Some((Arc::clone(version), event_type, *index - 1));
                 break;
             }
         }
-        let done = versions[*index..]
-            .iter()
-            .all(|version| self.filter.admit(version).is_none());
+        let done =
+            (*index..versions.len()).all(|at| self.filter.admit(versions.version(at)).is_none());
         let step = found.map(|(version, event_type, at)| match event_type {
             EventType::Update if self.filter.previous => {
                 match previous_of(&self.kind, entry, &version, at) {
@@ -251,10 +247,8 @@ fn previous_of<T: Send + Sync + 'static>(
     version: &Arc<Version<T>>,
     index: usize,
 ) -> Previous<T> {
-    let attached = |entry: &Version<T>| match &entry.payload {
-        Payload::WithPrevious { previous, .. } => previous[index].clone(),
-        _ => None,
-    };
+    let attached =
+        |entry: &Arc<Version<T>>| RingEntry::of(entry).attached(index).flatten().cloned();
     if let Some(previous) = attached(entry) {
         return Previous::Found(previous);
     }

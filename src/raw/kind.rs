@@ -110,7 +110,7 @@ use super::ring::{Ring, SlotRead};
 use super::snapshot::{Registration, SnapshotRegistry};
 use super::stack::Stack;
 use super::subscriber::{Subscriber, Subscribers};
-use super::version::{event_versions, Gone, Payload, Status, TxnState, Version};
+use super::version::{Gone, Payload, RingEntry, Status, TxnState, Version};
 use crate::error::{BoxError, Error};
 use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Ordering};
 
@@ -460,7 +460,10 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                         Err(Retry)
                     }
                 }
-                Payload::Hole | Payload::Batch(_) | Payload::WithPrevious { .. } => {
+                Payload::Hole
+                | Payload::Batch(_)
+                | Payload::WithPrevious { .. }
+                | Payload::BatchWithPrevious(_) => {
                     unreachable!("holes and envelopes live only in the ring")
                 }
             };
@@ -856,10 +859,10 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                     })
                 }
             };
-            if let Payload::WithPrevious { .. } = entry.payload {
-                continue;
-            }
-            for version in event_versions(&entry) {
+            let RingEntry::Plain(versions) = RingEntry::of(&entry) else {
+                continue; // attached by its publisher
+            };
+            for version in versions {
                 if version.payload.is_update() {
                     if let Ok(Some(previous)) = version.predecessor() {
                         kept.push(previous);

@@ -20,7 +20,8 @@
 //! An update event carries the value it replaced (`Event::previous`). The
 //! version links to it only weakly (`version.rs`), so on a kind with a
 //! subscriber the publisher, after its F1, swaps its slot's content for a
-//! `WithPrevious` envelope that holds those replaced values strongly
+//! `WithPrevious` (or `BatchWithPrevious`) envelope that holds those
+//! replaced values strongly
 //! ([`Ring::attach_previous`]). It holds every replaced value strongly until
 //! it returns, so each is there to take. A kind nobody watches pays nothing
 //! (no allocation, no second swap), and creates, deletes and holes are never
@@ -40,7 +41,7 @@
 //!   also holds the value that update replaced: at most `C` more values per
 //!   kind, released as the ring moves on.
 
-use super::version::{event_versions, Payload, Version};
+use super::version::{Payload, Version};
 use crate::sync::{Arc, ArcCell, ArcCellGuard};
 
 pub(crate) struct Ring<T> {
@@ -103,25 +104,35 @@ impl<T> Ring<T> {
     /// replaced (see "Previous values"). Nothing to attach, no allocation;
     /// a slot already lapped keeps what it has.
     pub(crate) fn attach_previous(&self, revision: u64, version: &Arc<Version<T>>) {
-        let versions = event_versions(version);
-        if !versions.iter().any(|version| version.payload.is_update()) {
-            return;
-        }
-        let previous = versions
-            .iter()
-            .map(|version| match version.payload.is_update() {
-                // The publisher holds it strongly: the upgrade succeeds.
-                true => version.predecessor().ok().flatten(),
-                false => None,
-            })
-            .collect();
+        // The publisher holds each replaced value strongly: the upgrades
+        // succeed.
+        let replaced = |version: &Arc<Version<T>>| match version.payload.is_update() {
+            true => version.predecessor().ok().flatten(),
+            false => None,
+        };
+        let payload = match &version.payload {
+            Payload::Batch(versions) => {
+                if !versions.iter().any(|version| version.payload.is_update()) {
+                    return;
+                }
+                let each = versions
+                    .iter()
+                    .map(|version| (Arc::clone(version), replaced(version)))
+                    .collect();
+                Payload::BatchWithPrevious(each)
+            }
+            _ => match replaced(version) {
+                Some(previous) => Payload::WithPrevious {
+                    event: Arc::clone(version),
+                    previous,
+                },
+                None => return,
+            },
+        };
         let wrapped = Arc::new(Version::committed(
             revision,
             Arc::clone(&version.key),
-            Payload::WithPrevious {
-                event: Arc::clone(version),
-                previous,
-            },
+            payload,
         ));
         // Fails only if a later lap took the slot: nobody can read it now.
         let _ = self.slot(revision).compare_and_swap(version, &wrapped);

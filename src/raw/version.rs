@@ -26,8 +26,9 @@
 //!          | Deleted(previous)         a tombstone; previous is the delete event's value
 //!          | Hole                      an abandoned revision (ring only)
 //!          | Batch(versions)           the versions of one atomic write (ring only)
-//!          | WithPrevious { event, .. } a version or batch, with the values its
-//!                                      updates replaced (ring only, watched kinds)
+//!          | WithPrevious { .. }       an update, with the value it replaced
+//!          | BatchWithPrevious(..)     a batch, with what each update replaced
+//!                                      (ring only, watched kinds: ring.rs)
 //! ```
 
 use std::fmt;
@@ -98,24 +99,73 @@ pub(crate) enum Payload<T> {
     /// The versions of one batch or transaction, in key order, sharing one
     /// revision. Exists only in the ring.
     Batch(Box<[Arc<Version<T>>]>),
-    /// A published version or batch envelope (`event`), re-published with
-    /// the value each of its versions' updates replaced, strongly, aligned
-    /// with [`event_versions`]`(event)` (`None` where a version is not an
-    /// update). Exists only in the ring, and only where the kind had a
-    /// subscriber when the write was published (`ring.rs`).
+    /// A single update as published (`event`), re-published with the
+    /// value it replaced, held strongly. Exists only in the ring, and only
+    /// where the kind had a subscriber when the write was published
+    /// (`ring.rs`). Two pointers, so `Payload` stays as small as it was.
     WithPrevious {
         event: Arc<Version<T>>,
-        previous: Box<[Option<Arc<Version<T>>>]>,
+        previous: Arc<Version<T>>,
     },
+    /// A batch envelope's versions re-published, each with the value it
+    /// replaced if it is an update (as for `WithPrevious`).
+    BatchWithPrevious(Box<[VersionAndPrevious<T>]>),
 }
 
-/// The versions a ring entry reports, in order: a batch envelope's, or the
-/// version itself (for a `WithPrevious`, call it on its `event`).
-#[inline]
-pub(crate) fn event_versions<T>(version: &Arc<Version<T>>) -> &[Arc<Version<T>>] {
-    match &version.payload {
-        Payload::Batch(versions) => versions,
-        _ => std::slice::from_ref(version),
+/// A batch version and, if it is an update, the value it replaced.
+pub(crate) type VersionAndPrevious<T> = (Arc<Version<T>>, Option<Arc<Version<T>>>);
+
+/// What a ring entry reports: its versions, in order, and what each
+/// replaced where the publisher attached it.
+pub(crate) enum RingEntry<'a, T> {
+    /// A version or batch envelope as published: nothing attached.
+    Plain(&'a [Arc<Version<T>>]),
+    /// A single update and the value it replaced.
+    Update(&'a Arc<Version<T>>, &'a Arc<Version<T>>),
+    /// A batch, each version with what it replaced (`None`: not an update).
+    Batch(&'a [VersionAndPrevious<T>]),
+}
+
+impl<'a, T> RingEntry<'a, T> {
+    /// Reads a ring slot's content.
+    #[inline]
+    pub(crate) fn of(entry: &'a Arc<Version<T>>) -> Self {
+        match &entry.payload {
+            Payload::Batch(versions) => RingEntry::Plain(versions),
+            Payload::WithPrevious { event, previous } => RingEntry::Update(event, previous),
+            Payload::BatchWithPrevious(versions) => RingEntry::Batch(versions),
+            _ => RingEntry::Plain(std::slice::from_ref(entry)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            RingEntry::Plain(versions) => versions.len(),
+            RingEntry::Update(..) => 1,
+            RingEntry::Batch(versions) => versions.len(),
+        }
+    }
+
+    /// The version at `index` (below `len`).
+    #[inline]
+    pub(crate) fn version(&self, index: usize) -> &'a Arc<Version<T>> {
+        match self {
+            RingEntry::Plain(versions) => &versions[index],
+            RingEntry::Update(event, _) => event,
+            RingEntry::Batch(versions) => &versions[index].0,
+        }
+    }
+
+    /// What the version at `index` replaced, if the publisher attached it:
+    /// `None` when nothing was attached to this entry.
+    #[inline]
+    pub(crate) fn attached(&self, index: usize) -> Option<Option<&'a Arc<Version<T>>>> {
+        match self {
+            RingEntry::Plain(_) => None,
+            RingEntry::Update(_, previous) => Some(Some(previous)),
+            RingEntry::Batch(versions) => Some(versions[index].1.as_ref()),
+        }
     }
 }
 
@@ -324,9 +374,11 @@ impl<T> Payload<T> {
                 Some(EventType::Update)
             }
             Payload::Deleted(_) => Some(EventType::Delete),
-            Payload::Empty | Payload::Hole | Payload::Batch(_) | Payload::WithPrevious { .. } => {
-                None
-            }
+            Payload::Empty
+            | Payload::Hole
+            | Payload::Batch(_)
+            | Payload::WithPrevious { .. }
+            | Payload::BatchWithPrevious(_) => None,
         }
     }
 
