@@ -24,8 +24,9 @@ declare -A bound=(
   [p5_close]=3
   [p6_snapshots]=3
   [p7_batches]=2
+  [previous_values]=3
 )
-models=(${LOOM_MODELS:-i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches})
+models=(${LOOM_MODELS:-i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches previous_values})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.
