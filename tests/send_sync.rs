@@ -3,7 +3,8 @@
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use zestor::{
-    Error, Event, EventType, Kind, SetResult, Store, Value, Watch, WatchError, WatchOptions,
+    Error, Event, EventType, Kind, Mirror, MirrorStream, SetResult, Store, Value, Watch,
+    WatchError, WatchOptions,
 };
 
 fn send<T: Send>() {}
@@ -31,6 +32,14 @@ fn store_and_kind_are_send_and_sync() {
 fn watch_is_send_and_unpin() {
     send::<Watch<Opaque>>();
     unpin::<Watch<Opaque>>();
+}
+
+#[test]
+fn mirrors_are_send_and_unpin() {
+    send::<Mirror<Opaque>>();
+    unpin::<Mirror<Opaque>>();
+    send::<MirrorStream<Opaque>>();
+    unpin::<MirrorStream<Opaque>>();
 }
 
 #[test]
