@@ -9,6 +9,10 @@
 //! a silent gap (contract 15). Before issue 8 a writer that took its
 //! revision, stalled, and landed after a replay walk produced exactly that,
 //! within seconds (`loom-tests/tests/p4_replay.rs` has the interleaving).
+//!
+//! The last test does the same to mirrors: tiny buffers that resync all the
+//! time, each resync racing stalled writers, checked event by event and
+//! against snapshots of the kind.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -17,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use zestor::{Error, EventType, Store, WatchError, WatchOptions};
+use zestor::{Error, Event, EventType, Mirror, Store, Value, WatchError, WatchOptions};
 
 mod support;
 use support::Rng;
@@ -345,8 +349,8 @@ impl MirrorConsumer {
     /// consumer's map from what it holds for the key to the event's value.
     fn event(
         &mut self,
-        mirror: &zestor::Mirror<(u64, u64)>,
-        event: &zestor::Event<(u64, u64)>,
+        mirror: &Mirror<(u64, u64)>,
+        event: &Event<(u64, u64)>,
     ) -> Result<(), String> {
         self.events += 1;
         let key = &*event.key;
@@ -402,7 +406,7 @@ impl MirrorConsumer {
 
     /// The mirror's view is the consumer's map (the yielded events applied
     /// in order).
-    fn same_as_list(&self, mirror: &zestor::Mirror<(u64, u64)>) -> Result<(), String> {
+    fn same_as_list(&self, mirror: &Mirror<(u64, u64)>) -> Result<(), String> {
         let list = entries(mirror.list());
         if list != self.values {
             return Err(format!(
@@ -419,7 +423,7 @@ impl MirrorConsumer {
     fn caught_up(
         &mut self,
         store: &Store<(u64, u64)>,
-        mirror: &zestor::Mirror<(u64, u64)>,
+        mirror: &Mirror<(u64, u64)>,
         quiet: bool,
     ) -> Result<(), String> {
         if mirror.pending() != 0 {
@@ -454,7 +458,18 @@ impl MirrorConsumer {
     }
 }
 
-fn entries(list: Vec<(Arc<str>, zestor::Value<(u64, u64)>)>) -> BTreeMap<String, (u64, u64)> {
+/// Runs `f` with this thread's allocations stalled as a writer's are,
+/// `state` carrying the stalls' random sequence from one call to the next.
+fn stalled<R>(state: &mut u64, f: impl FnOnce() -> R) -> R {
+    STALLS.with(|stalls| stalls.set(Some(*state)));
+    let result = f();
+    *state = STALLS.with(Cell::get).unwrap_or(*state);
+    STALLS.with(|stalls| stalls.set(None));
+    result
+}
+
+/// A list's entries, as a consumer holds them.
+fn entries<V: Copy>(list: impl IntoIterator<Item = (Arc<str>, Value<V>)>) -> BTreeMap<String, V> {
     list.into_iter()
         .map(|(key, value)| (key.to_string(), *value))
         .collect()
@@ -467,7 +482,9 @@ fn entries(list: Vec<(Arc<str>, zestor::Value<(u64, u64)>)>) -> BTreeMap<String,
 /// transactions) on five keys of a kind with a ring of four, and three
 /// mirrors with buffers of one and two, so that they fall behind, coalesce
 /// and resync all the time, their snapshot and their new watch racing
-/// writers that take a revision and stall mid-write.
+/// writers that take a revision and stall mid-write — and the consumers
+/// stalled the same way inside the mirror's own calls, so a resync is
+/// preempted between its snapshot, its subscribe and its walk.
 ///
 /// Each consumer applies the events to its own map and checks every event
 /// against it (the type and `previous` take the map from what it holds to
@@ -558,7 +575,8 @@ fn stalled_writers_never_make_a_mirror_skip_a_change() {
             );
             std::thread::spawn(move || {
                 let mut consumer = MirrorConsumer::new();
-                let check = |consumer: &mut MirrorConsumer, mirror: &zestor::Mirror<_>, event| {
+                let mut stalls = (i as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
+                let check = |consumer: &mut MirrorConsumer, mirror: &Mirror<_>, event| {
                     let checked =
                         consumer
                             .event(mirror, &event)
@@ -573,10 +591,10 @@ fn stalled_writers_never_make_a_mirror_skip_a_change() {
                 loop {
                     while !quiet.load(Ordering::Relaxed) {
                         // One consumer blocks, the others poll.
-                        let received = match i {
+                        let received = stalled(&mut stalls, || match i {
                             0 => mirror.recv_timeout(Duration::from_millis(1)),
                             _ => mirror.try_recv(),
-                        };
+                        });
                         match received {
                             Ok(Some(event)) => check(&mut consumer, &mirror, event),
                             Ok(None) => std::thread::yield_now(),
@@ -585,7 +603,7 @@ fn stalled_writers_never_make_a_mirror_skip_a_change() {
                     }
                     barrier.wait(); // the writers are parked
                     loop {
-                        match mirror.try_recv() {
+                        match stalled(&mut stalls, || mirror.try_recv()) {
                             Ok(Some(event)) => check(&mut consumer, &mirror, event),
                             Ok(None) => break,
                             Err(error) => {
