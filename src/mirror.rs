@@ -276,10 +276,8 @@ impl<T: Send + Sync + 'static> Mirror<T> {
                 return Ok(event);
             }
             // Nothing staged and nothing ready: wait for the watch.
-            let next = match self.stale {
-                true => Err(WatchError::Overflow),
-                false => self.watch.recv(),
-            };
+            let next = self.ask_watch(|watch| watch.recv().map(Some));
+            let next = next.expect("a blocking receive returns a result");
             if let Some(event) = self.take(next)? {
                 return Ok(event);
             }
@@ -297,14 +295,8 @@ impl<T: Send + Sync + 'static> Mirror<T> {
                 Some(deadline) => deadline.saturating_duration_since(Instant::now()),
                 None => Duration::MAX,
             };
-            let next = match self.stale {
-                true => Err(WatchError::Overflow),
-                false => self.watch.recv_timeout(left),
-            };
-            let next = match next {
-                Ok(None) => return Ok(None),
-                Ok(Some(event)) => Ok(event),
-                Err(error) => Err(error),
+            let Some(next) = self.ask_watch(|watch| watch.recv_timeout(left)) else {
+                return Ok(None);
             };
             if let Some(event) = self.take(next)? {
                 return Ok(Some(event));
@@ -364,14 +356,8 @@ impl<T: Send + Sync + 'static> Mirror<T> {
                     continue;
                 }
             }
-            let next = match self.stale {
-                true => Err(WatchError::Overflow),
-                false => self.watch.try_recv(),
-            };
-            let next = match next {
-                Ok(None) => return Ok(None),
-                Ok(Some(event)) => Ok(event),
-                Err(error) => Err(error),
+            let Some(next) = self.ask_watch(Watch::try_recv) else {
+                return Ok(None);
             };
             if let Some(event) = self.take(next)? {
                 return Ok(Some(event));
@@ -386,6 +372,20 @@ impl<T: Send + Sync + 'static> Mirror<T> {
     }
 
     // ----- internals -----
+
+    /// The watch's next result through `receive` (`None`: nothing yet), or
+    /// the overflow a stale watch stands for (it is not asked: an ended
+    /// watch says `Closed`).
+    #[inline]
+    fn ask_watch(
+        &mut self,
+        receive: impl FnOnce(&mut Watch<T>) -> Result<Option<Event<T>>, WatchError>,
+    ) -> Option<Result<Event<T>, WatchError>> {
+        match self.stale {
+            true => Some(Err(WatchError::Overflow)),
+            false => receive(&mut self.watch).transpose(),
+        }
+    }
 
     /// More than half the buffer behind the kind: a consumer not keeping up.
     #[inline]
@@ -795,12 +795,9 @@ impl<T: Send + Sync + 'static> futures_core::Stream for MirrorStream<T> {
                 Ok(None) => {}
                 Err(_) => return Poll::Ready(None),
             }
-            let next = match mirror.stale {
-                true => Err(WatchError::Overflow),
-                false => match mirror.watch.poll_step(cx.waker()) {
-                    Some(next) => next,
-                    None => return Poll::Pending,
-                },
+            let waker = cx.waker();
+            let Some(next) = mirror.ask_watch(|watch| watch.poll_step(waker).transpose()) else {
+                return Poll::Pending;
             };
             match mirror.take(next) {
                 Ok(Some(event)) => return Poll::Ready(Some(event)),

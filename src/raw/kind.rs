@@ -1029,6 +1029,16 @@ mod tests {
     use crate::raw::cursor::Step;
     use crate::raw::version::EventTypes;
 
+    /// A watch's filter: every event, with previous values.
+    fn every_event(buffer: u64) -> Filter {
+        Filter {
+            buffer,
+            types: EventTypes::ALL,
+            prefix: None,
+            previous: true,
+        }
+    }
+
     fn kind(ring: usize) -> Arc<RawKind<u32>> {
         Arc::new(RawKind::new(
             Arc::from("k"),
@@ -1042,30 +1052,8 @@ mod tests {
     #[test]
     fn a_dropped_cursor_unsubscribes() {
         let kind = kind(4);
-        let first = kind
-            .subscribe(
-                Start::Now,
-                Filter {
-                    buffer: 4,
-                    types: EventTypes::ALL,
-                    prefix: None,
-                    previous: true,
-                },
-            )
-            .ok()
-            .unwrap();
-        let second = kind
-            .subscribe(
-                Start::Replay,
-                Filter {
-                    buffer: 4,
-                    types: EventTypes::ALL,
-                    prefix: None,
-                    previous: true,
-                },
-            )
-            .ok()
-            .unwrap();
+        let first = kind.subscribe(Start::Now, every_event(4)).ok().unwrap();
+        let second = kind.subscribe(Start::Replay, every_event(4)).ok().unwrap();
         assert_eq!(kind.subscribers.len(), 2);
         drop(first);
         assert_eq!(kind.subscribers.len(), 1);
@@ -1076,18 +1064,7 @@ mod tests {
     #[test]
     fn an_overflowed_cursor_is_still_unsubscribed_on_drop() {
         let kind = kind(2);
-        let mut cursor = kind
-            .subscribe(
-                Start::Now,
-                Filter {
-                    buffer: 1,
-                    types: EventTypes::ALL,
-                    prefix: None,
-                    previous: true,
-                },
-            )
-            .ok()
-            .unwrap();
+        let mut cursor = kind.subscribe(Start::Now, every_event(1)).ok().unwrap();
         for value in 0..5 {
             kind.set("a", value);
         }
