@@ -95,7 +95,9 @@
 //! the snapshot or after `R`. Without replay the cursor starts at `head`,
 //! and with `start_revision(r)` at `r`, if the ring still holds it
 //! (otherwise `Compacted`). The subscriber registers (F2) before the cursor
-//! first looks at the ring; wake-ups are in `subscriber.rs`.
+//! first looks at the ring — and before the replay's snapshot, so every
+//! write above `R` sees it and attaches its previous values (`ring.rs`);
+//! wake-ups are in `subscriber.rs`.
 //!
 //! **I5, replay converges**: a consumer that applies the replay and then the
 //! live events in receive order ends on the store's state.
