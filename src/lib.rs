@@ -42,3 +42,11 @@ pub use watch::{Event, Watch, WatchOptions};
 pub fn loom_reclaim_replaced(on: bool) {
     sync::reclaim_replaced(on);
 }
+
+/// For the loom models only (`loom-tests/`): whether publishers attach
+/// previous values to watched updates (see `src/sync.rs`).
+#[cfg(zestor_loom)]
+#[doc(hidden)]
+pub fn loom_attach_previous(on: bool) {
+    sync::attach_previous(on);
+}

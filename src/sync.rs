@@ -24,15 +24,24 @@ pub(crate) use loom::sync::atomic::{
 };
 
 #[cfg(not(zestor_loom))]
-pub(crate) use std_impl::{thread, ArcCell, ArcCellGuard, WakerSlot};
+pub(crate) use std_impl::{attaching_previous, thread, ArcCell, ArcCellGuard, WakerSlot};
 
 #[cfg(zestor_loom)]
-pub(crate) use loom_impl::{reclaim_replaced, thread, ArcCell, ArcCellGuard, WakerSlot};
+pub(crate) use loom_impl::{
+    attach_previous, attaching_previous, reclaim_replaced, thread, ArcCell, ArcCellGuard, WakerSlot,
+};
 
 #[cfg(not(zestor_loom))]
 mod std_impl {
     use std::sync::Arc;
     use std::task::Waker;
+
+    /// Publishers always attach previous values outside loom (see the loom
+    /// stand-in's `ATTACH`).
+    #[inline(always)]
+    pub(crate) fn attaching_previous() -> bool {
+        true
+    }
 
     /// An atomic `Arc<T>` register: load, swap, compare-and-swap.
     ///
@@ -140,6 +149,23 @@ mod loom_impl {
 
     pub(crate) fn reclaim_replaced(on: bool) {
         RECLAIM.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether publishers attach previous values (`raw/ring.rs`). Off by
+    /// default under loom: the attach adds a compare-and-swap of a ring slot
+    /// to every watched update, which multiplied the interleavings of the
+    /// models of the other protocols (`p1_writes` went from minutes to more
+    /// than a quarter of an hour at its bound) without being what they
+    /// check. The model of the attach itself (`loom-tests`'
+    /// `previous_values`) turns it on. A std atomic: loom must not see it.
+    static ATTACH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    pub(crate) fn attach_previous(on: bool) {
+        ATTACH.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn attaching_previous() -> bool {
+        ATTACH.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn reclaiming() -> bool {

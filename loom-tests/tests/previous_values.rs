@@ -15,6 +15,8 @@ use zestor::{Store, WatchOptions};
 /// without `attach_previous`), or decides before its F1.
 #[test]
 fn a_watcher_subscribing_during_an_update_gets_its_previous_value() {
+    // Off for the other models (`src/sync.rs`); this one checks it.
+    zestor::loom_attach_previous(true);
     model_reclaiming(|| {
         let store = Store::<u32>::builder().ring_capacity(1).build();
         store.set("k", "a", 0).unwrap();

@@ -114,7 +114,7 @@ use super::stack::Stack;
 use super::subscriber::{Subscriber, Subscribers};
 use super::version::{Gone, Payload, RingEntry, Status, TxnState, Version};
 use crate::error::{BoxError, Error};
-use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Ordering};
+use crate::sync::{attaching_previous, fence, Arc, AtomicI64, AtomicU64, Ordering};
 
 /// What [`Store::set`](crate::Store::set) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -396,7 +396,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         // `Subscriber::prepare_wait`), and of the snapshot registry (pairs
         // with F2 in `SnapshotRegistry::register`).
         fence(Ordering::SeqCst);
-        if !lapped && self.subscribers.want_previous() {
+        if !lapped && attaching_previous() && self.subscribers.want_previous() {
             // Before the wake-ups, so a woken watcher finds it (`ring.rs`,
             // "Previous values"; `replaced` is held until this returns).
             self.ring.attach_previous(revision, version);
