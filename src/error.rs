@@ -38,6 +38,16 @@ pub enum Error {
     Transaction(BoxError),
     /// An argument was out of range; the message names it and the valid range.
     InvalidArgument(String),
+    /// The store's [`Journal`](crate::Journal) (its copy of record, such as
+    /// a disk) refused the write, typically because an earlier write failed
+    /// to be kept; nothing was applied. The source says what failed; the
+    /// store keeps refusing writes until it is reopened.
+    Refused(BoxError),
+    /// The write was applied in memory (readers may see it) but the store's
+    /// [`Journal`](crate::Journal) could not keep it: it is not durable and
+    /// will not survive a restart. The source says why (an I/O error, a full
+    /// disk, a value that could not be encoded); later writes are refused.
+    NotDurable(BoxError),
     /// [`WatchOptions::start_revision`](crate::WatchOptions::start_revision)
     /// asked for a revision the kind no longer keeps (its event ring has
     /// moved past it). Take a [`snapshot`](crate::Store::snapshot) and watch
@@ -67,6 +77,14 @@ impl fmt::Display for Error {
                 write!(f, "the transaction closure failed, nothing was written: {source}")
             }
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
+            Error::Refused(source) => write!(
+                f,
+                "the write was refused, nothing was applied: the store's journal cannot keep writes ({source})"
+            ),
+            Error::NotDurable(source) => write!(
+                f,
+                "the write was applied in memory but is not durable and will not survive a restart: {source}"
+            ),
             Error::Compacted { requested, oldest } => write!(
                 f,
                 "revision {requested} is no longer kept (the oldest kept is {oldest}): \
@@ -81,7 +99,9 @@ impl std::error::Error for Error {
         match self {
             Error::Validation { source, .. }
             | Error::Update(source)
-            | Error::Transaction(source) => Some(&**source),
+            | Error::Transaction(source)
+            | Error::Refused(source)
+            | Error::NotDurable(source) => Some(&**source),
             _ => None,
         }
     }

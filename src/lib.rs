@@ -13,7 +13,9 @@ mod sync;
 //   store (Store, StoreBuilder) -> kind (Kind) -> ops (KindRef: each per-kind
 //   operation, and the argument checks) -> mirror (Mirror) -> transaction (Transaction) ->
 //   watch (WatchOptions, Event, Watch) -> snapshot (Snapshot, and the
-//   multi-key reads) -> value (Value).
+//   multi-key reads) -> value (Value) -> journal (Journal, Record: the hook
+//   a copy of record plugs into).
+mod journal;
 mod kind;
 mod mirror;
 mod ops;
@@ -24,6 +26,7 @@ mod value;
 mod watch;
 
 pub use error::{BoxError, Error, Result, WatchError};
+pub use journal::{Change, Journal, Record};
 pub use kind::Kind;
 pub use mirror::{Mirror, MirrorStream};
 pub use raw::hash::KeyHashing;

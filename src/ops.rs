@@ -13,6 +13,7 @@ use crate::error::{BoxError, Error, Result};
 use crate::mirror::Mirror;
 use crate::raw::batch::{BatchOp, BatchWrite, Conflict};
 use crate::raw::cursor::{Filter, Start};
+use crate::raw::journal::JournalHook;
 use crate::raw::kind::{RawKind, SetResult, Validation};
 use crate::raw::store::RawStore;
 use crate::snapshot::{self, Entry, Snapshot};
@@ -46,25 +47,65 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     // ----- writes -----
 
+    /// J2 (`raw/journal.rs`): the store's journal, if any, once it admitted
+    /// a write.
+    #[inline]
+    fn admit(&self) -> Result<Option<&'a Arc<dyn JournalHook<T>>>> {
+        match self.store.journal() {
+            None => Ok(None),
+            Some(journal) => {
+                journal.admit().map_err(Error::Refused)?;
+                Ok(Some(journal))
+            }
+        }
+    }
+
+    /// J2: waits until the journal keeps everything `kind` held after a
+    /// write (its own revision, and any it observed), then hands back the
+    /// write's result.
+    #[inline]
+    fn synced<R>(
+        journal: Option<&Arc<dyn JournalHook<T>>>,
+        kind: &RawKind<T>,
+        result: R,
+    ) -> Result<R> {
+        if let Some(journal) = journal {
+            // The stand-in of a kind never written holds nothing to keep.
+            if !kind.name().is_empty() {
+                journal
+                    .sync(kind.name(), kind.revision())
+                    .map_err(Error::NotDurable)?;
+            }
+        }
+        Ok(result)
+    }
+
     pub(crate) fn set(&self, key: &str, value: T) -> Result<SetResult> {
         check_set(&self.validation(), key, &value)?;
-        Ok(self.set_validated(key, value))
+        self.set_validated(key, value)
     }
 
     /// `set` of a key and value that [`check_set`] accepted.
-    pub(crate) fn set_validated(&self, key: &str, value: T) -> SetResult {
-        self.raw.set(key, value)
+    pub(crate) fn set_validated(&self, key: &str, value: T) -> Result<SetResult> {
+        let journal = self.admit()?;
+        let result = self.raw.set(key, value);
+        Self::synced(journal, self.raw, result)
     }
 
     pub(crate) fn set_many<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
         check_set_many(&self.validation(), &items)?;
-        self.set_many_validated(items);
-        Ok(())
+        self.set_many_validated(items)
     }
 
     /// `set_many` of items that [`check_set_many`] accepted: one atomic
     /// batch (P7), in key order; of two items with one key the later wins.
-    pub(crate) fn set_many_validated<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
+    pub(crate) fn set_many_validated<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
+        let journal = self.admit()?;
+        self.apply_set_many(items);
+        Self::synced(journal, self.raw, ())
+    }
+
+    fn apply_set_many<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
         // A stable sort keeps equal keys in the order given.
         items.sort_by(|(a, _), (b, _)| a.as_ref().cmp(b.as_ref()));
         // The values are shared (`Arc`), so an aborted attempt can install
@@ -95,6 +136,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         F: FnMut(&mut Transaction<'_, T>) -> std::result::Result<R, E>,
         E: Into<BoxError>,
     {
+        let journal = self.admit()?;
         let mut kind = Arc::clone(self.raw);
         loop {
             let mut tx = Transaction::new(&kind);
@@ -108,7 +150,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             }
             let (writes, reads) = tx.batch()?;
             match kind.apply_batch(&writes, &reads) {
-                Ok(_) => return Ok(result),
+                Ok(_) => return Self::synced(journal, &kind, result),
                 Err(Conflict) => continue,
             }
         }
@@ -120,12 +162,16 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         E: Into<BoxError>,
     {
         check_key(key)?;
-        self.raw.update(key, f)
+        let journal = self.admit()?;
+        let changed = self.raw.update(key, f)?;
+        Self::synced(journal, self.raw, changed)
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
         check_key(key)?;
-        Ok(self.raw.delete(key).map(Value::new))
+        let journal = self.admit()?;
+        let deleted = self.raw.delete(key).map(Value::new);
+        Self::synced(journal, self.raw, deleted)
     }
 
     // ----- reads -----

@@ -6,14 +6,16 @@ use std::fmt;
 use std::io;
 use std::ops::{ControlFlow, RangeBounds};
 
-use crate::error::{BoxError, Result};
+use crate::error::{BoxError, Error, Result};
+use crate::journal::{Hook, Journal};
 use crate::kind::Kind;
 use crate::mirror::Mirror;
 use crate::ops::{
     check_kind, check_mirror, check_open, check_set, check_set_many, check_watch, KindRef,
 };
 use crate::raw::hash::KeyHashing;
-use crate::raw::kind::{CompareFn, SetResult, ValidateFn, Validation};
+use crate::raw::journal::JournalHook;
+use crate::raw::kind::{CompareFn, RestoreError, SetResult, ValidateFn, Validation};
 use crate::raw::store::{KindConfig, RawStore};
 use crate::snapshot::Snapshot;
 use crate::sync::Arc;
@@ -70,6 +72,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             validators: HashMap::new(),
             ring_capacity: StoreBuilder::<T>::DEFAULT_RING_CAPACITY,
             hashing: KeyHashing::default(),
+            journal: None,
         }
     }
 
@@ -81,6 +84,9 @@ impl<T: Send + Sync + 'static> Store<T> {
                 validators: builder.validators,
                 ring_capacity,
                 hashing: builder.hashing,
+                journal: builder
+                    .journal
+                    .map(|journal| Arc::new(Hook(journal)) as Arc<dyn JournalHook<T>>),
             })),
         }
     }
@@ -107,14 +113,14 @@ impl<T: Send + Sync + 'static> Store<T> {
         kind: &str,
         input: V,
         check: impl FnOnce(&Validation<'_, T>, &V) -> Result<()>,
-        apply: impl FnOnce(KindRef<'_, T>, V) -> R,
+        apply: impl FnOnce(KindRef<'_, T>, V) -> Result<R>,
     ) -> Result<R> {
         check_open(&self.raw)?;
         check_kind(kind)?;
         let lookup = self.raw.with_kind(kind, |raw| match raw {
             Some(raw) => {
                 let found = KindRef::new(&self.raw, kind, raw);
-                Lookup::Found(check(&found.validation(), &input).map(|()| apply(found, input)))
+                Lookup::Found(check(&found.validation(), &input).and_then(|()| apply(found, input)))
             }
             None => Lookup::Missing((input, check, apply)),
         });
@@ -124,7 +130,7 @@ impl<T: Send + Sync + 'static> Store<T> {
         };
         check(&self.raw.validation(kind), &input)?;
         let raw = self.raw.kind_or_create(kind);
-        Ok(apply(KindRef::new(&self.raw, kind, &raw), input))
+        apply(KindRef::new(&self.raw, kind, &raw), input)
     }
 
     // ----- writes -----
@@ -326,7 +332,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             options,
             |_, options| check_watch(store, options),
             |k, options| k.watch_validated(options),
-        )?
+        )
     }
 
     /// A [`Mirror`] of the kind: a replica that yields the kind's entries as
@@ -355,7 +361,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             options,
             |_, options| check_mirror(store, options),
             |k, options| k.mirror_validated(options),
-        )?
+        )
     }
 
     /// Runs `f` as a transaction on `kind`: its reads and writes (through
@@ -397,6 +403,54 @@ impl<T: Send + Sync + 'static> Store<T> {
     }
 
     // ----- lifecycle -----
+
+    /// Loads kind `kind` as a [`Journal`] kept it: `entries` — each a key,
+    /// the revision that wrote it, and its value — at kind revision
+    /// `revision`, so the next write takes `revision + 1` and every
+    /// [`Value::revision`](crate::Value::revision) is as it was. For journal
+    /// implementations, before the store is handed out: nothing is recorded
+    /// or sent to watchers, and validators do not run. A watch that asks to
+    /// start at or below `revision` gets
+    /// [`Error::Compacted`](crate::Error::Compacted) (those events are not
+    /// kept).
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the kind
+    /// exists already (it was written, watched or restored), if two entries
+    /// share a key, or if a key is empty or an entry's revision is 0 or
+    /// above `revision`; nothing is loaded then.
+    pub fn restore_kind<K, I>(&self, kind: &str, revision: u64, entries: I) -> Result<()>
+    where
+        K: AsRef<str>,
+        I: IntoIterator<Item = (K, u64, T)>,
+    {
+        check_open(&self.raw)?;
+        check_kind(kind)?;
+        let entries = entries
+            .into_iter()
+            .map(|(key, written, value)| (Arc::from(key.as_ref()), written, value));
+        self.raw.restore(kind, revision, entries).map_err(|error| {
+            Error::InvalidArgument(match error {
+                RestoreError::KindExists => format!(
+                    "kind {kind:?} cannot be restored: it exists already (restore kinds \
+                         before the store is used)"
+                ),
+                RestoreError::DuplicateKey(key) => {
+                    format!("kind {kind:?} cannot be restored: key {key:?} is given twice")
+                }
+                RestoreError::EmptyKey => {
+                    format!("kind {kind:?} cannot be restored: an entry has an empty key")
+                }
+                RestoreError::EntryRevision { key, written } => format!(
+                    "kind {kind:?} cannot be restored: key {key:?} has revision {written}, \
+                         which must be between 1 and the kind's revision {revision}"
+                ),
+                RestoreError::RevisionTooLarge(revision) => format!(
+                    "kind {kind:?} cannot be restored: revision {revision} is beyond \
+                         the largest a kind can hand out"
+                ),
+            })
+        })
+    }
 
     /// Closes the store: every watch ends (a blocked `recv` wakes with
     /// [`WatchError::Closed`](crate::WatchError::Closed)) and every later call
@@ -486,6 +540,7 @@ pub struct StoreBuilder<T, C = UsePartialEq> {
     validators: HashMap<String, Arc<ValidateFn<T>>>,
     ring_capacity: usize,
     hashing: KeyHashing,
+    journal: Option<Arc<dyn Journal<T>>>,
 }
 
 impl<T, C> StoreBuilder<T, C> {
@@ -505,6 +560,7 @@ impl<T, C> StoreBuilder<T, C> {
             validators: self.validators,
             ring_capacity: self.ring_capacity,
             hashing: self.hashing,
+            journal: self.journal,
         }
     }
 
@@ -540,6 +596,15 @@ impl<T, C> StoreBuilder<T, C> {
         self
     }
 
+    /// Makes `journal` the store's copy of record: it is told every
+    /// revision and asked before and after every write (see [`Journal`]).
+    /// This is how `zestor-durable` keeps a store on disk; most users call
+    /// `zestor_durable::open` rather than this.
+    pub fn journal(mut self, journal: impl Journal<T>) -> Self {
+        self.journal = Some(Arc::new(journal));
+        self
+    }
+
     /// The compare function, and the rest of the configuration.
     fn split_compare(self) -> (C, StoreBuilder<T, ()>) {
         let rest = StoreBuilder {
@@ -547,6 +612,7 @@ impl<T, C> StoreBuilder<T, C> {
             validators: self.validators,
             ring_capacity: self.ring_capacity,
             hashing: self.hashing,
+            journal: self.journal,
         };
         (self.compare, rest)
     }
@@ -586,6 +652,7 @@ impl<T, C> fmt::Debug for StoreBuilder<T, C> {
         f.debug_struct("StoreBuilder")
             .field("validated_kinds", &kinds)
             .field("ring_capacity", &self.ring_capacity)
+            .field("journal", &self.journal.is_some())
             .finish_non_exhaustive()
     }
 }

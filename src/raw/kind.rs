@@ -107,6 +107,7 @@ use std::ops::{Bound, ControlFlow, Deref};
 use super::cell::Cell;
 use super::cursor::{Cursor, Filter, Kept, Start};
 use super::hash::KeyHashing;
+use super::journal::JournalHook;
 use super::keys::KeyIndex;
 use super::ring::{Ring, SlotRead};
 use super::snapshot::{Registration, SnapshotRegistry};
@@ -177,6 +178,11 @@ pub(crate) struct RawKind<T> {
     pub(super) batch_retries: AtomicU64,
     pub(super) compare: Arc<CompareFn<T>>,
     validator: Option<Arc<ValidateFn<T>>>,
+    /// Told every revision as it is published (J1, `journal.rs`).
+    journal: Option<Arc<dyn JournalHook<T>>>,
+    /// The revision the kind was restored at (J3, `journal.rs`), 0 if it
+    /// was not: the ring holds nothing at or below it.
+    floor: u64,
 }
 
 /// One attempt of a write loop: finished, or lost a race and must go again.
@@ -298,7 +304,64 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             batch_retries: AtomicU64::new(0),
             compare,
             validator,
+            journal: None,
+            floor: 0,
         }
+    }
+
+    /// The same kind, telling `journal` every revision it publishes.
+    pub(crate) fn with_journal(mut self, journal: Option<Arc<dyn JournalHook<T>>>) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// J3 (`journal.rs`): the same, still unshared, kind loaded with
+    /// `entries` — each a key, the revision that wrote it and its value,
+    /// keys distinct and every revision in `1..=revision` — at kind
+    /// revision `revision`. Publishes nothing.
+    pub(crate) fn restored(
+        mut self,
+        revision: u64,
+        entries: impl IntoIterator<Item = (Arc<str>, u64, T)>,
+    ) -> Result<Self, RestoreError> {
+        if revision >= super::version::MAX_REVISION {
+            return Err(RestoreError::RevisionTooLarge(revision));
+        }
+        let mut live = 0;
+        for (key, written, value) in entries {
+            if key.is_empty() {
+                return Err(RestoreError::EmptyKey);
+            }
+            if written == 0 || written > revision {
+                return Err(RestoreError::EntryRevision {
+                    key: key.to_string(),
+                    written,
+                });
+            }
+            let version = Arc::new(Version::committed(
+                written,
+                Arc::clone(&key),
+                Payload::Live {
+                    value,
+                    created: true,
+                },
+            ));
+            let installed = self.keys.with_cell_for_insert(&key, |cell| {
+                let current = cell.load_full();
+                matches!(current.payload, Payload::Empty)
+                    && cell.compare_and_swap(&current, &version)
+            });
+            if !installed {
+                return Err(RestoreError::DuplicateKey(key.to_string()));
+            }
+            live += 1;
+        }
+        // Relaxed: the kind is not shared yet; publishing it (the index
+        // insert) carries these stores to every thread that finds it.
+        self.head.store(revision + 1, Ordering::Relaxed);
+        self.live.store(live, Ordering::Relaxed);
+        self.floor = revision;
+        Ok(self)
     }
 
     pub(crate) fn name(&self) -> &Arc<str> {
@@ -406,6 +469,10 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         self.subscribers.wake(|_| lapped);
         for replaced in replaced {
             self.snapshots.pin(replaced, revision);
+        }
+        if let Some(journal) = &self.journal {
+            // Last: the journal sees what watchers see, once (J1).
+            journal.record(&self.name, version);
         }
     }
 
@@ -825,6 +892,18 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             }
             Start::At(requested) => {
                 let requested = requested.max(1);
+                if requested <= self.floor {
+                    // Restored: no ring slot at or below the floor will
+                    // ever be published (J3).
+                    self.subscribers.remove(&subscriber);
+                    let head = self.head.load(Ordering::Relaxed);
+                    return Err(Compacted {
+                        requested,
+                        oldest: (self.floor + 1)
+                            .max(head.saturating_sub(self.ring.capacity()))
+                            .max(1),
+                    });
+                }
                 let kept = match self.keep_previous(requested) {
                     Ok(kept) => kept,
                     Err(compacted) => {
@@ -857,7 +936,9 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 SlotRead::Overwritten => {
                     return Err(Compacted {
                         requested,
-                        oldest: head.saturating_sub(self.ring.capacity()).max(1),
+                        oldest: head
+                            .saturating_sub(self.ring.capacity())
+                            .max(self.floor + 1),
                     })
                 }
             };
@@ -903,6 +984,21 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 pub(crate) struct Compacted {
     pub(crate) requested: u64,
     pub(crate) oldest: u64,
+}
+
+/// Why a kind could not be restored (J3, `journal.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RestoreError {
+    /// The kind exists already (it was written, watched or restored).
+    KindExists,
+    /// Two entries had one key.
+    DuplicateKey(String),
+    /// An entry had an empty key.
+    EmptyKey,
+    /// An entry's revision was 0 or above the kind's revision.
+    EntryRevision { key: String, written: u64 },
+    /// The kind's revision is beyond what a kind can hand out.
+    RevisionTooLarge(u64),
 }
 
 /// True for a version that happened (a committed batch included).

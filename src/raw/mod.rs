@@ -25,6 +25,7 @@
 //!       ├─ subscribers: Subscribers        subscriber.rs: what producers know of watchers; wake-ups
 //!       ├─ snapshots: SnapshotRegistry     snapshot.rs: held snapshots and their pins (P6)
 //!       └─ graveyard: Stack                stack.rs: deleted cells kept for snapshots (P6)
+//!  journal: JournalHook                    journal.rs: a copy of record told each revision (J1–J3)
 //!  Version, Txn                            version.rs: one allocation per write; its status word
 //!  batch                                   batch.rs: atomic multi-key writes (P7)
 //!  Cursor                                  cursor.rs: one watcher's position: replay, then the ring
@@ -44,6 +45,7 @@
 //! | previous values: attached while watched, kept for resumed cursors | [`ring`], [`cursor`] |
 //! | wake-ups without lost signals (F1/F3), the subscriber list | [`subscriber`] |
 //! | P5 close | [`store`] |
+//! | J1–J3 the journal hook: every revision recorded once; admit and sync around a write; restoring a kind | [`journal`] |
 //! | I4 dying cells are terminal; tombstones are claimed `KEEP` or `DYING` | [`cell`] |
 //! | I6 one live cell per key across both indexes; why two indexes | [`keys`] |
 //! | reads that write no shared memory; the maps' seams | [`index`] |
@@ -96,6 +98,7 @@ pub(crate) mod index;
 #[cfg(zestor_loom)]
 #[path = "loom_index.rs"]
 pub(crate) mod index;
+pub(crate) mod journal;
 pub(crate) mod keys;
 pub(crate) mod kind;
 pub(crate) mod ring;

@@ -37,7 +37,8 @@ use std::ops::{Bound, ControlFlow};
 
 use super::hash::KeyHashing;
 use super::index::OrderedIndex;
-use super::kind::{CompareFn, RawKind, ValidateFn, Validation};
+use super::journal::JournalHook;
+use super::kind::{CompareFn, RawKind, RestoreError, ValidateFn, Validation};
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 
 /// Every kind of the store, by name.
@@ -50,6 +51,8 @@ pub(crate) struct KindConfig<T> {
     /// Slots in each kind's event ring: a power of two.
     pub(crate) ring_capacity: usize,
     pub(crate) hashing: KeyHashing,
+    /// The copy of record every kind reports to, if any (`journal.rs`).
+    pub(crate) journal: Option<Arc<dyn JournalHook<T>>>,
 }
 
 /// The state every handle of one store shares.
@@ -71,6 +74,7 @@ impl<T: Send + Sync + 'static> RawStore<T> {
             Arc::clone(&config.compare),
             None,
         ));
+        // `absent` is never written, so it needs no journal.
         RawStore {
             kinds: OrderedIndex::new(),
             absent,
@@ -126,16 +130,50 @@ impl<T: Send + Sync + 'static> RawStore<T> {
 
     /// The kind named `name`, created (once, whatever the races) if needed.
     pub(crate) fn kind_or_create(&self, name: &str) -> Arc<RawKind<T>> {
+        self.kinds
+            .get_or_insert_with(name, |name| Arc::new(self.new_kind(Arc::clone(name))))
+    }
+
+    /// A kind as this store's configuration makes it, not yet shared.
+    fn new_kind(&self, name: Arc<str>) -> RawKind<T> {
         let config = &self.config;
-        self.kinds.get_or_insert_with(name, |name| {
-            Arc::new(RawKind::new(
-                Arc::clone(name),
-                config.ring_capacity,
-                config.hashing,
-                Arc::clone(&config.compare),
-                config.validators.get(&**name).cloned(),
-            ))
-        })
+        let validator = config.validators.get(&*name).cloned();
+        RawKind::new(
+            name,
+            config.ring_capacity,
+            config.hashing,
+            Arc::clone(&config.compare),
+            validator,
+        )
+        .with_journal(config.journal.clone())
+    }
+
+    /// The journal, if the store has one (`journal.rs`).
+    #[inline]
+    pub(crate) fn journal(&self) -> Option<&Arc<dyn JournalHook<T>>> {
+        self.config.journal.as_ref()
+    }
+
+    /// J3 (`journal.rs`): creates kind `name` at `revision`, holding
+    /// `entries`, without events or records — unless it exists.
+    pub(crate) fn restore(
+        &self,
+        name: &str,
+        revision: u64,
+        entries: impl IntoIterator<Item = (Arc<str>, u64, T)>,
+    ) -> Result<(), RestoreError> {
+        if self.kinds.with(name, |kind| kind.is_some()) {
+            return Err(RestoreError::KindExists);
+        }
+        let restored = Arc::new(self.new_kind(Arc::from(name)).restored(revision, entries)?);
+        let kind = self
+            .kinds
+            .get_or_insert_with(name, |_| Arc::clone(&restored));
+        if Arc::ptr_eq(&kind, &restored) {
+            Ok(())
+        } else {
+            Err(RestoreError::KindExists)
+        }
     }
 
     /// Visits every kind, by name in ascending order, until `f` breaks.
@@ -159,6 +197,20 @@ impl<T: Send + Sync + 'static> RawStore<T> {
             kind.wake_all();
             ControlFlow::Continue(())
         });
+        if let Some(journal) = self.journal() {
+            // After the flag: no write that starts from now on reaches it.
+            journal.close();
+        }
         true
+    }
+}
+
+impl<T> Drop for RawStore<T> {
+    fn drop(&mut self) {
+        // The last handle is gone: let the journal flush and let go of its
+        // resources (a file lock) even if `close` was never called.
+        if let Some(journal) = &self.config.journal {
+            journal.close();
+        }
     }
 }
