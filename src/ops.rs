@@ -163,8 +163,14 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     {
         check_key(key)?;
         let journal = self.admit()?;
-        let changed = self.raw.update(key, f)?;
-        Self::synced(journal, self.raw, changed)
+        match self.raw.update(key, f) {
+            // Not found is an observation too (J2): the delete it saw must
+            // be kept before the caller is told.
+            Err(Error::KeyNotFound) => {
+                Self::synced(journal, self.raw, ()).and_then(|()| Err(Error::KeyNotFound))
+            }
+            result => Self::synced(journal, self.raw, result?),
+        }
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
@@ -299,6 +305,16 @@ pub(crate) fn check_open<T: Send + Sync + 'static>(store: &RawStore<T>) -> Resul
         Err(Error::Closed)
     } else {
         Ok(())
+    }
+}
+
+/// [`Error::Refused`] if the store's journal refuses writes now: checked
+/// before a write may create its kind, so a refused write creates nothing.
+#[inline]
+pub(crate) fn check_admitted<T: Send + Sync + 'static>(store: &RawStore<T>) -> Result<()> {
+    match store.journal() {
+        Some(journal) => journal.admit().map_err(Error::Refused),
+        None => Ok(()),
     }
 }
 

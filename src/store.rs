@@ -11,7 +11,8 @@ use crate::journal::{Hook, Journal};
 use crate::kind::Kind;
 use crate::mirror::Mirror;
 use crate::ops::{
-    check_kind, check_mirror, check_open, check_set, check_set_many, check_watch, KindRef,
+    check_admitted, check_kind, check_mirror, check_open, check_set, check_set_many, check_watch,
+    KindRef,
 };
 use crate::raw::hash::KeyHashing;
 use crate::raw::journal::JournalHook;
@@ -146,7 +147,10 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.write(
             kind,
             value,
-            |validation, value| check_set(validation, key, value),
+            |validation, value| {
+                check_set(validation, key, value)?;
+                check_admitted(&self.raw)
+            },
             |k, value| k.set_validated(key, value),
         )
     }
@@ -171,7 +175,10 @@ impl<T: Send + Sync + 'static> Store<T> {
         self.write(
             kind,
             items,
-            |validation, items| check_set_many(validation, items),
+            |validation, items| {
+                check_set_many(validation, items)?;
+                check_admitted(&self.raw)
+            },
             |k, items| k.set_many_validated(items),
         )
     }

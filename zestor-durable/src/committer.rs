@@ -5,14 +5,21 @@
 //!
 //! * **Recording** (`Journal::record`, any thread, inside the core's write
 //!   protocol): the record goes onto an unbounded channel to the committer
-//!   and nothing else happens — no serialization, no I/O, no user code.
+//!   and nothing else happens — no serialization, no I/O, no user code, and
+//!   no wake-up: the committer is woken only by someone who waits for it
+//!   (a writer in `sync`, a closer), so an `Interval` write costs a channel
+//!   push and no system call.
 //! * **Committing** (the committer thread, the only one that touches the
-//!   engine): it blocks for the next message, drains everything queued,
+//!   engine): it parks until woken (or, in `Interval` mode, until the
+//!   interval is up), drains everything queued,
 //!   and for each kind moves the records that extend the kind's committed
 //!   prefix (revision `c + 1`, `c + 2`, …; a hole just advances it) into one
 //!   redb write transaction, together with each kind's new revision, and
 //!   commits it — with `Durability::Immediate`, one `fsync` for the whole
-//!   group. Records beyond a gap wait for the gap (a revision still in
+//!   group. Of several changes to one key in a group only the last is
+//!   written (a write-back cache's coalescing: in `Interval` mode a hot key
+//!   costs one engine write per interval). Records beyond a gap wait for
+//!   the gap (a revision still in
 //!   flight on another thread). So the file always holds every kind at a
 //!   revision it really had: a batch (one record) is there whole or not at
 //!   all, and nothing after a revision is there without that revision.
@@ -31,18 +38,23 @@
 //! * **Closing**: `close` sends a close message and waits for the answer;
 //!   the committer commits what it holds, drops the database (releasing the
 //!   file lock), answers, and ends. Records and waiters that arrive later
-//!   find the channel closed: their writes are reported as not durable.
+//!   find the channel closed: their writes are reported as not durable. A
+//!   wait whose message is never read (sent in the instant between the
+//!   committer's last drain and the end of its thread, which drops the
+//!   channel and every message in it) is answered by the message's `Drop`,
+//!   so no second `close` — the drop of the last handle after `close` —
+//!   and no writer can wait forever.
 //!
 //! No lock is taken on the writers' side: the channel is lock-free, and a
 //! writer waits only for its own durability, on its own thread's park.
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redb::Database;
 use serde::Serialize;
@@ -55,6 +67,14 @@ use crate::Durability;
 /// In `Interval` mode, how many records may wait for the next commit before
 /// writers wait for it too.
 pub(crate) const MAX_BACKLOG: usize = 1 << 16;
+
+/// In `Immediate` mode, how long records nobody waits for (those of a
+/// helper's thread, say) may stay uncommitted.
+const IDLE_COMMIT: Duration = Duration::from_millis(50);
+
+/// How often to look again for a revision a waiter needs that another thread
+/// has taken and not yet recorded.
+const GAP_POLL: Duration = Duration::from_micros(100);
 
 /// A writer's (or a closer's) wait for the committer.
 struct Waiter {
@@ -79,12 +99,19 @@ impl Waiter {
         })
     }
 
+    /// Answers the wait, once: a later answer (the `Ticket`'s drop after
+    /// the committer answered) changes nothing.
     fn complete(&self, ok: bool) {
+        let state = if ok { DONE } else { FAILED };
         // Release: the writer that reads the state (Acquire) sees the
         // committed state behind it, and the error if it failed.
-        self.state
-            .store(if ok { DONE } else { FAILED }, Ordering::Release);
-        self.thread.unpark();
+        if self
+            .state
+            .compare_exchange(PENDING, state, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.thread.unpark();
+        }
     }
 
     /// Parks until completed; true if it succeeded.
@@ -99,10 +126,20 @@ impl Waiter {
     }
 }
 
+/// A wait as it travels to the committer: dropped unanswered (the
+/// committer ended with it still queued), it answers "failed".
+struct Ticket(Arc<Waiter>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.complete(false);
+    }
+}
+
 enum Message<T> {
     Record(Record<T>),
-    Wait(Arc<Waiter>),
-    Close(Arc<Waiter>),
+    Wait(Ticket),
+    Close(Ticket),
 }
 
 /// What the journal and the committer share.
@@ -111,6 +148,11 @@ struct Shared {
     failed: OnceLock<String>,
     /// Records sent and not yet committed (`Interval` backpressure).
     backlog: AtomicUsize,
+    /// `Interval` mode: the last commit took longer than the interval, so
+    /// the committer is behind; writers wait for commits (as in `Immediate`
+    /// mode) until it catches up, which keeps the window of loss near the
+    /// interval however fast they write.
+    lagging: AtomicBool,
 }
 
 impl Shared {
@@ -124,6 +166,8 @@ impl Shared {
 /// The [`Journal`] a durable store is built with.
 pub(crate) struct DurableJournal<T> {
     sender: Sender<Message<T>>,
+    /// The committer thread, to wake it.
+    committer: Thread,
     alive: Arc<()>,
     shared: Arc<Shared>,
     durability: Durability,
@@ -140,6 +184,7 @@ impl<T: Serialize + Send + Sync + 'static> DurableJournal<T> {
         let shared = Arc::new(Shared {
             failed: OnceLock::new(),
             backlog: AtomicUsize::new(0),
+            lagging: AtomicBool::new(false),
         });
         let committer = Committer {
             db: Some(db),
@@ -152,7 +197,7 @@ impl<T: Serialize + Send + Sync + 'static> DurableJournal<T> {
             closers: Vec::new(),
             last_commit: Instant::now(),
         };
-        thread::Builder::new()
+        let handle = thread::Builder::new()
             .name("zestor-durable".to_owned())
             .spawn(move || committer.run())
             .map_err(|source| Error::Io {
@@ -161,6 +206,7 @@ impl<T: Serialize + Send + Sync + 'static> DurableJournal<T> {
             })?;
         Ok(DurableJournal {
             sender,
+            committer: handle.thread().clone(),
             alive: Arc::new(()),
             shared,
             durability,
@@ -198,19 +244,22 @@ impl<T: Serialize + Send + Sync + 'static> Journal<T> for DurableJournal<T> {
             return Ok(());
         }
         if let Durability::Interval(_) = self.durability {
-            // Relaxed: an estimate is enough to bound memory.
-            if self.shared.backlog.load(Ordering::Relaxed) < MAX_BACKLOG {
+            // Relaxed: estimates are enough to bound memory and the window.
+            if !self.shared.lagging.load(Ordering::Relaxed)
+                && self.shared.backlog.load(Ordering::Relaxed) < MAX_BACKLOG
+            {
                 return Ok(());
             }
         }
         let waiter = Waiter::new(kind, revision);
         if self
             .sender
-            .send(Message::Wait(Arc::clone(&waiter)))
+            .send(Message::Wait(Ticket(Arc::clone(&waiter))))
             .is_err()
         {
             return Err(Error::Closed.into());
         }
+        self.committer.unpark();
         if waiter.wait() {
             Ok(())
         } else {
@@ -222,12 +271,50 @@ impl<T: Serialize + Send + Sync + 'static> Journal<T> for DurableJournal<T> {
         let waiter = Waiter::new("", 0);
         if self
             .sender
-            .send(Message::Close(Arc::clone(&waiter)))
+            .send(Message::Close(Ticket(Arc::clone(&waiter))))
             .is_ok()
         {
+            self.committer.unpark();
+            // Answered by the committer once the file is released, or by the
+            // ticket's drop if the committer had already ended.
             waiter.wait();
         }
         // Else the committer is gone: the file was released already.
+    }
+}
+
+/// One kind's records not yet committed.
+struct Pending<T> {
+    /// Records that extend the committed prefix, in revision order.
+    ready: Vec<Record<T>>,
+    /// The revision the next ready record must have.
+    next: u64,
+    /// Records beyond a gap (a revision still in flight), by revision.
+    later: BTreeMap<u64, Record<T>>,
+}
+
+impl<T> Pending<T> {
+    fn after(committed: u64) -> Self {
+        Pending {
+            ready: Vec::new(),
+            next: committed + 1,
+            later: BTreeMap::new(),
+        }
+    }
+
+    /// Records usually arrive in order: then this is a push.
+    fn add(&mut self, record: Record<T>) {
+        let revision = record.revision();
+        if revision != self.next {
+            self.later.insert(revision, record);
+            return;
+        }
+        self.ready.push(record);
+        self.next += 1;
+        while let Some(record) = self.later.remove(&self.next) {
+            self.ready.push(record);
+            self.next += 1;
+        }
     }
 }
 
@@ -240,38 +327,23 @@ struct Committer<T> {
     /// Each kind's committed revision.
     committed: HashMap<Arc<str>, u64>,
     /// Records not yet committed, by kind and revision.
-    pending: HashMap<Arc<str>, BTreeMap<u64, Record<T>>>,
-    waiters: Vec<Arc<Waiter>>,
-    closers: Vec<Arc<Waiter>>,
+    pending: HashMap<Arc<str>, Pending<T>>,
+    waiters: Vec<Ticket>,
+    closers: Vec<Ticket>,
     last_commit: Instant,
 }
 
 impl<T: Serialize + Send + Sync + 'static> Committer<T> {
     fn run(mut self) {
         loop {
-            let received = match self.durability {
-                Durability::Immediate => self
-                    .receiver
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-                Durability::Interval(interval) => {
-                    let deadline = self.last_commit + interval;
-                    self.receiver
-                        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            let disconnected = loop {
+                match self.receiver.try_recv() {
+                    Ok(message) => self.take(message),
+                    Err(TryRecvError::Empty) => break false,
+                    // Every journal handle is gone (the store was dropped).
+                    Err(TryRecvError::Disconnected) => break true,
                 }
             };
-            let disconnected = match received {
-                Ok(message) => {
-                    self.take(message);
-                    false
-                }
-                Err(RecvTimeoutError::Timeout) => false,
-                // Every journal handle is gone (the store was dropped).
-                Err(RecvTimeoutError::Disconnected) => true,
-            };
-            while let Ok(message) = self.receiver.try_recv() {
-                self.take(message);
-            }
             let closing = disconnected || !self.closers.is_empty();
             if closing || self.due() {
                 self.commit();
@@ -280,18 +352,39 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
                 self.finish();
                 return;
             }
+            // Woken by a waiter or a closer (who queue their message first,
+            // so nothing is missed: an unpark before the park makes the park
+            // return at once); in `Interval` mode also by the clock. A waiter
+            // left unanswered waits for a revision still in flight on another
+            // thread (between its stamp and its record, microseconds): its
+            // record wakes no one, so poll for it. The timeout in `Immediate`
+            // mode only bounds how long records that nobody waits for stay
+            // uncommitted.
+            let wait = match self.durability {
+                _ if !self.waiters.is_empty() => GAP_POLL,
+                Durability::Immediate => IDLE_COMMIT,
+                Durability::Interval(interval) => {
+                    (self.last_commit + interval).saturating_duration_since(Instant::now())
+                }
+            };
+            if !wait.is_zero() {
+                thread::park_timeout(wait);
+            }
         }
     }
 
     fn take(&mut self, message: Message<T>) {
         match message {
-            Message::Record(record) => {
-                let kind: Arc<str> = Arc::from(record.kind());
-                self.pending
-                    .entry(kind)
-                    .or_default()
-                    .insert(record.revision(), record);
-            }
+            Message::Record(record) => match self.pending.get_mut(record.kind()) {
+                Some(pending) => pending.add(record),
+                None => {
+                    let kind: Arc<str> = Arc::from(record.kind());
+                    let committed = self.committed.get(&kind).copied().unwrap_or(0);
+                    let mut pending = Pending::after(committed);
+                    pending.add(record);
+                    self.pending.insert(kind, pending);
+                }
+            },
             Message::Wait(waiter) => self.waiters.push(waiter),
             Message::Close(waiter) => self.closers.push(waiter),
         }
@@ -319,21 +412,23 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
         if self.shared.failed.get().is_none() {
             let mut group: Vec<Record<T>> = Vec::new();
             let mut advanced: Vec<(Arc<str>, u64)> = Vec::new();
-            for (kind, records) in &mut self.pending {
-                let committed = self.committed.get(kind).copied().unwrap_or(0);
-                let mut next = committed + 1;
-                while let Some(record) = records.remove(&next) {
-                    group.push(record);
-                    next += 1;
-                }
-                if next - 1 > committed {
-                    advanced.push((Arc::clone(kind), next - 1));
+            for (kind, pending) in &mut self.pending {
+                if !pending.ready.is_empty() {
+                    group.append(&mut pending.ready);
+                    advanced.push((Arc::clone(kind), pending.next - 1));
                 }
             }
-            self.pending.retain(|_, records| !records.is_empty());
             if !group.is_empty() {
                 let taken = group.len();
-                match self.write(&group, &advanced) {
+                let started = Instant::now();
+                let written = self.write(&group, &advanced);
+                if let Durability::Interval(interval) = self.durability {
+                    // Relaxed: a hint; see `Shared::lagging`.
+                    self.shared
+                        .lagging
+                        .store(started.elapsed() > interval, Ordering::Relaxed);
+                }
+                match written {
                     Ok(()) => {
                         for (kind, revision) in advanced {
                             self.committed.insert(kind, revision);
@@ -349,7 +444,7 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
         }
         let failed = self.shared.failed.get().is_some();
         let committed = &self.committed;
-        self.waiters.retain(|waiter| {
+        self.waiters.retain(|Ticket(waiter)| {
             let reached = committed.get(&waiter.kind).copied().unwrap_or(0) >= waiter.revision;
             if failed || reached {
                 waiter.complete(reached && !failed);
@@ -371,28 +466,36 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
             let mut entries = txn
                 .open_table(ENTRIES)
                 .map_err(|error| Error::engine("opening the entries table", error))?;
-            let mut buffer = Vec::new();
+            // The last change of each key in the group (`group` holds each
+            // kind's records in revision order, so the last one wins), then
+            // in key order, the order the B-tree takes inserts best.
+            let mut last: HashMap<(&str, &str), (u64, Option<&T>)> = HashMap::new();
             for record in group {
                 let revision = record.revision();
                 for change in record.changes() {
-                    let key = (record.kind(), change.key);
-                    match change.value {
-                        Some(value) => {
-                            buffer.clear();
-                            encode(&mut buffer, value).map_err(|message| Error::Encode {
-                                kind: record.kind().to_owned(),
-                                key: change.key.to_owned(),
-                                message,
-                            })?;
-                            entries
-                                .insert(key, (revision, buffer.as_slice()))
-                                .map_err(|error| Error::engine("writing an entry", error))?;
-                        }
-                        None => {
-                            entries
-                                .remove(key)
-                                .map_err(|error| Error::engine("deleting an entry", error))?;
-                        }
+                    last.insert((record.kind(), change.key), (revision, change.value));
+                }
+            }
+            let mut last: Vec<_> = last.into_iter().collect();
+            last.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+            let mut buffer = Vec::new();
+            for ((kind, key), (revision, value)) in last {
+                match value {
+                    Some(value) => {
+                        buffer.clear();
+                        encode(&mut buffer, value).map_err(|message| Error::Encode {
+                            kind: kind.to_owned(),
+                            key: key.to_owned(),
+                            message,
+                        })?;
+                        entries
+                            .insert((kind, key), (revision, buffer.as_slice()))
+                            .map_err(|error| Error::engine("writing an entry", error))?;
+                    }
+                    None => {
+                        entries
+                            .remove((kind, key))
+                            .map_err(|error| Error::engine("deleting an entry", error))?;
                     }
                 }
             }
@@ -413,8 +516,8 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
     fn finish(&mut self) {
         // Whatever still waits (records after a gap that will never fill,
         // waiters for them) cannot be kept any more.
-        for waiter in self.waiters.drain(..) {
-            waiter.complete(false);
+        for ticket in self.waiters.drain(..) {
+            ticket.0.complete(false);
         }
         if let Some(db) = self.db.take() {
             if let Err(error) = db.close() {
@@ -424,8 +527,8 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
                     .set(Error::engine("closing the file", error).to_string());
             }
         }
-        for closer in self.closers.drain(..) {
-            closer.complete(true);
+        for ticket in self.closers.drain(..) {
+            ticket.0.complete(true);
         }
     }
 }

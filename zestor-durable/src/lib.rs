@@ -208,12 +208,36 @@ where
 {
     let path = path.as_ref();
     let verify = options.verify;
-    let db = guard_open(Some(path), || {
+    let create = || {
         let mut builder = Database::builder();
         builder.set_check_integrity_on_open(verify);
         builder.create(path)
-    })?;
+    };
+    let db = match guard_open(Some(path), create) {
+        // A crash while the file was first being created can leave it
+        // without even its header: all zeros. Nothing was ever committed
+        // to it (a store is handed out only after its first commit), so
+        // it is created again rather than reported as damaged.
+        // (Not when it is locked: then its creator is still at work.)
+        Err(error) if !matches!(error, Error::Locked { .. }) && holds_only_zeros(path) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|file| file.set_len(0))
+                .map_err(|source| Error::Io {
+                    doing: "creating the file again after an interrupted creation",
+                    source,
+                })?;
+            guard_open(Some(path), create)?
+        }
+        result => result?,
+    };
     start(db, options, configure)
+}
+
+/// True if the file at `path` exists and holds nothing but zero bytes.
+fn holds_only_zeros(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| bytes.iter().all(|&byte| byte == 0))
 }
 
 /// [`open_with`] on a storage backend of your own instead of a file: redb's
