@@ -5,7 +5,8 @@
 # fails the script and leaves its input in fuzz/artifacts/<target>/.
 #
 #   FUZZ_SECONDS  seconds per target (default 60)
-#   FUZZ_TARGETS  targets to run, space-separated (default: every target)
+#   FUZZ_TARGETS  targets to run, space-separated (default: every target,
+#                 as `cargo fuzz list` names them: ops, callbacks, durable)
 #
 # Reproduce a crash, and print it as the operations it decodes to:
 #   cd fuzz && cargo +nightly fuzz run <target> artifacts/<target>/crash-...

@@ -10,6 +10,7 @@ use std::ops::Bound;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 
+use crate::durable;
 use crate::harness::mirror::{MirrorRecv, MirrorSpec};
 use crate::harness::model::{Change, CompareMode, KeyName, KindName, Point};
 use crate::harness::ops::{PointRead, ScanRead, Via};
@@ -397,5 +398,82 @@ impl<'a> Arbitrary<'a> for callbacks::Input {
             compare_panics_on,
             ops,
         })
+    }
+}
+
+/// A selector byte (`% 16`), then the fields in the order written:
+/// 0-3 set, 4-5 set_many, 6-7 update (changes as in `callbacks`, panics
+/// included), 8-10 delete, 11-12 transaction (reads, writes, fail: `byte %
+/// 8 == 0`), 13 reopen after `close`, 14 reopen after dropping the store,
+/// 15 crash (open a copy of the file taken while the store is open).
+impl<'a> Arbitrary<'a> for durable::Op {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        use durable::{Op, Reopen};
+        Ok(match byte(u)? % 16 {
+            0..=3 => Op::Set {
+                kind: kind(u)?,
+                key: key(u)?,
+                value: value(u)?,
+                via: via(u)?,
+            },
+            4..=5 => Op::SetMany {
+                kind: kind(u)?,
+                items: items(u)?,
+                via: via(u)?,
+            },
+            6..=7 => Op::Update {
+                kind: kind(u)?,
+                key: key(u)?,
+                change: change(u, true)?,
+                via: via(u)?,
+            },
+            8..=10 => Op::Delete {
+                kind: kind(u)?,
+                key: key(u)?,
+                via: via(u)?,
+            },
+            11..=12 => Op::Transaction {
+                kind: kind(u)?,
+                reads: keys(u)?,
+                writes: writes(u)?,
+                fail: byte(u)? % 8 == 0,
+                via: via(u)?,
+            },
+            13 => Op::Reopen(Reopen::Close),
+            14 => Op::Reopen(Reopen::Drop),
+            _ => Op::Crash,
+        })
+    }
+}
+
+/// Compare (`byte & 1`: 0 exact, 1 coarse), durability (`byte % 4`: 3
+/// `Immediate`, else `Interval` of an hour), then ops until the data ends
+/// or there are `durable::MAX_OPS`; reopens and crashes past
+/// `durable::MAX_REOPENS` are skipped.
+impl<'a> Arbitrary<'a> for durable::Input {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let compare = if byte(u)? & 1 == 0 {
+            CompareMode::Exact
+        } else {
+            CompareMode::Coarse
+        };
+        let mode = if byte(u)? % 4 == 3 {
+            durable::Mode::Immediate
+        } else {
+            durable::Mode::Interval
+        };
+        let mut ops = Vec::new();
+        let mut reopens = 0;
+        while !u.is_empty() && ops.len() < durable::MAX_OPS {
+            let op = durable::Op::arbitrary(u)?;
+            if op.reopens() {
+                if reopens == durable::MAX_REOPENS {
+                    continue;
+                }
+                reopens += 1;
+            }
+            ops.push(op);
+        }
+        Ok(durable::Input { compare, mode, ops })
     }
 }

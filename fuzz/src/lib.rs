@@ -1,5 +1,7 @@
 //! Differential fuzzing of zestor: the fuzz targets in `fuzz_targets/` run
-//! [`harness`] on inputs that [`input`] decodes.
+//! [`harness`] (and [`durable`], for `zestor-durable`) on inputs that
+//! [`input`] decodes.
 
+pub mod durable;
 pub mod harness;
 pub mod input;

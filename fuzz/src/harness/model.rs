@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use zestor::{Error, EventType, SetResult, Store, Value};
+use zestor::{Error, EventType, SetResult, Store, StoreBuilder, Value};
 
 use super::mirror::MirrorSpec;
 use super::panics::{self, Panicked};
@@ -316,7 +316,12 @@ impl Rules {
 
     /// A store running these callbacks.
     pub fn build_store(&self, ring_capacity: usize) -> Store<u8> {
-        let mut builder = Store::<u8>::builder().ring_capacity(ring_capacity);
+        self.configure(Store::<u8>::builder().ring_capacity(ring_capacity))
+    }
+
+    /// Builds the store from `builder` (a fresh one, or one that carries a
+    /// journal already) with these callbacks.
+    pub fn configure(&self, mut builder: StoreBuilder<u8>) -> Store<u8> {
         for kind in self.validated {
             let rules = self.clone();
             builder = builder.validate(kind.as_str(), move |value: &u8| {
@@ -469,7 +474,7 @@ pub struct Logged {
     pub previous: Option<Stored>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KindModel {
     pub entries: BTreeMap<String, Stored>,
     /// Every revision from 1, in order: an event, or `None` for a hole.
@@ -478,8 +483,9 @@ pub struct KindModel {
     pub log: Vec<Vec<Logged>>,
 }
 
-/// The model of a whole store.
-#[derive(Debug)]
+/// The model of a whole store. (`Clone`: a harness that reopens a store
+/// from a crash image rolls the model back to a copy.)
+#[derive(Debug, Clone)]
 pub struct Model {
     rules: Rules,
     kinds: BTreeMap<String, KindModel>,
