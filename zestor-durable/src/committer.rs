@@ -318,6 +318,24 @@ impl<T> Pending<T> {
     }
 }
 
+impl<T> Drop for DurableJournal<T> {
+    fn drop(&mut self) {
+        // The store closes its journal before dropping it; a journal dropped
+        // without a store (`open_with`'s closure discarded its builder)
+        // must release the file too, now rather than at the committer's
+        // next timeout.
+        let waiter = Waiter::new("", 0);
+        if self
+            .sender
+            .send(Message::Close(Ticket(Arc::clone(&waiter))))
+            .is_ok()
+        {
+            self.committer.unpark();
+            waiter.wait();
+        }
+    }
+}
+
 /// The committer thread's state; see the module docs.
 struct Committer<T> {
     db: Option<Database>,

@@ -42,7 +42,7 @@ pub enum Error {
         source: redb::Error,
     },
     /// The file was written by a newer version of zestor-durable (or of
-    /// redb) than this one: upgrade this program; the file was not changed.
+    /// redb) than this one: upgrade this program; the data in the file was not changed.
     NewerFormat {
         /// The format found in the file.
         found: String,
@@ -115,7 +115,7 @@ impl fmt::Display for Error {
             Error::NewerFormat { found, supported } => write!(
                 f,
                 "the file is in format {found}, newer than this version reads ({supported}): \
-                 upgrade zestor-durable; the file was not changed"
+                 upgrade zestor-durable; the data was not changed"
             ),
             Error::NotAStore { detail } => write!(
                 f,
