@@ -34,4 +34,10 @@ for bench in "${benches[@]}"; do
     cargo bench --bench "$bench"
   fi
 done
+# zestor-durable's table printer (its own package), unless targets were named.
+if [ $# -eq 0 ]; then
+  printf '\n==> cargo bench -p zestor-durable --bench durable (quick)\n'
+  cargo bench -p zestor-durable --bench durable
+  benches+=(zestor-durable/durable)
+fi
 printf '\nquick bench run: %d bench targets ran: %s\n' "${#benches[@]}" "${benches[*]}"

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::ops::{ControlFlow, RangeBounds};
 
-use crate::error::{BoxError, Error, Result};
+use crate::error::{BoxError, Result};
 use crate::journal::{Hook, Journal};
 use crate::kind::Kind;
 use crate::mirror::Mirror;
@@ -436,7 +436,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             .into_iter()
             .map(|(key, written, value)| (Arc::from(key.as_ref()), written, value));
         self.raw.restore(kind, revision, entries).map_err(|error| {
-            Error::InvalidArgument(match error {
+            crate::Error::InvalidArgument(match error {
                 RestoreError::KindExists => format!(
                     "kind {kind:?} cannot be restored: it exists already (restore kinds \
                          before the store is used)"

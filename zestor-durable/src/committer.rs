@@ -495,7 +495,7 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
                 }
             }
             let mut last: Vec<_> = last.into_iter().collect();
-            last.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+            last.sort_unstable_by_key(|(key, _)| *key);
             let mut buffer = Vec::new();
             for ((kind, key), (revision, value)) in last {
                 match value {
