@@ -41,7 +41,7 @@ use zestor_durable::{Durability, Options};
 use crate::harness::check::{check, check_state};
 use crate::harness::model::{
     outcome, update_closure, Change, CompareMode, Failure, KeyName, KindName, Model, Rules, Stored,
-    UpdateCalls, TRANSACTION_FAILS,
+    UpdateCalls,
 };
 use crate::harness::ops::{self, Via};
 use crate::harness::panics::{self, catch};
@@ -256,17 +256,8 @@ impl Harness {
 
     /// A `Kind` handle for a call that goes `via` one.
     fn handle(&mut self, kind: KindName, via: Via) -> Result<Kind<u8>, Error> {
-        if via == Via::KeptHandle {
-            if let Some(handle) = self.kept.get(&kind) {
-                return Ok(handle.clone());
-            }
-        }
-        let handle = self.store().kind(kind.as_str())?;
-        assert_eq!(handle.name(), kind.as_str(), "Kind::name");
-        if via == Via::KeptHandle {
-            self.kept.insert(kind, handle.clone());
-        }
-        Ok(handle)
+        let store = self.store.as_ref().expect("a store is open between steps");
+        ops::handle(store, &mut self.kept, kind, via)
     }
 
     fn apply(&mut self, step: &Step<'_>, op: &Op) {
@@ -342,38 +333,22 @@ impl Harness {
         fail: bool,
         via: Via,
     ) {
-        let reads: Vec<&str> = reads.iter().map(|key| key.as_str()).collect();
-        let writes: Vec<(&str, Option<u8>)> = writes
-            .iter()
-            .map(|(key, value)| (key.as_str(), *value))
-            .collect();
-        let (expected, expected_seen) =
-            self.model.transaction(kind.as_str(), &reads, &writes, fail);
-        // The closure's last run is the one that counts (it runs again only
-        // under contention, which one thread never makes).
-        let mut seen = Vec::new();
-        let body = |tx: &mut zestor::Transaction<'_, u8>| {
-            seen.clear();
-            for key in &reads {
-                seen.push(tx.get(key).map(|value| *value));
-            }
-            for (key, value) in &writes {
-                match value {
-                    Some(value) => tx.set(key, *value),
-                    None => tx.delete(key),
+        let store = self.store.as_ref().expect("a store is open between steps");
+        let kept = &mut self.kept;
+        ops::transaction(
+            &mut self.model,
+            step,
+            kind,
+            reads,
+            writes,
+            fail,
+            |body| match via {
+                Via::Store => store.transaction(kind.as_str(), body),
+                via => {
+                    ops::handle(store, kept, kind, via).and_then(|handle| handle.transaction(body))
                 }
-            }
-            if fail {
-                Err(TRANSACTION_FAILS)
-            } else {
-                Ok(())
-            }
-        };
-        let actual = catch(|| call!(self, kind, via, transaction(body)));
-        check(step, &expected, &outcome(actual, |()| ()));
-        if !expected_seen.is_empty() {
-            assert_eq!(seen, expected_seen, "{step:?}: what the transaction read");
-        }
+            },
+        );
     }
 
     /// `close()`, then open the file again. The old handles must answer

@@ -37,6 +37,76 @@ pub const MAX_MIRRORS: usize = 4;
 /// Snapshots kept for `CheckSnapshots` (the oldest goes first).
 pub const MAX_SNAPSHOTS: usize = 4;
 
+/// A `Kind` handle of `store` for a call that goes `via` one: a fresh one,
+/// or the one kept in `kept` (kept from its first use).
+pub fn handle(
+    store: &Store<u8>,
+    kept: &mut BTreeMap<KindName, Kind<u8>>,
+    kind: KindName,
+    via: Via,
+) -> Result<Kind<u8>, Error> {
+    if via == Via::KeptHandle {
+        if let Some(handle) = kept.get(&kind) {
+            return Ok(handle.clone());
+        }
+    }
+    let handle = store.kind(kind.as_str())?;
+    assert_eq!(handle.name(), kind.as_str(), "Kind::name");
+    if via == Via::KeptHandle {
+        kept.insert(kind, handle.clone());
+    }
+    Ok(handle)
+}
+
+/// The body a checked transaction runs (see [`transaction`]).
+pub type TransactionBody<'b> =
+    dyn FnMut(&mut zestor::Transaction<'_, u8>) -> Result<(), &'static str> + 'b;
+
+/// A transaction that reads `reads` and writes `writes` (and gives up if
+/// `fail`), applied to the model and, through `run`, to the store; checks
+/// its result and what it read.
+pub fn transaction(
+    model: &mut Model,
+    step: &dyn std::fmt::Debug,
+    kind: KindName,
+    reads: &[KeyName],
+    writes: &[(KeyName, Option<u8>)],
+    fail: bool,
+    run: impl FnOnce(&mut TransactionBody<'_>) -> Result<(), Error>,
+) {
+    let reads: Vec<&str> = reads.iter().map(|key| key.as_str()).collect();
+    let writes: Vec<(&str, Option<u8>)> = writes
+        .iter()
+        .map(|(key, value)| (key.as_str(), *value))
+        .collect();
+    let (expected, expected_seen) = model.transaction(kind.as_str(), &reads, &writes, fail);
+    // The closure's last run is the one that counts (it may run again only
+    // under contention, which one thread never makes).
+    let mut seen = Vec::new();
+    let mut body = |tx: &mut zestor::Transaction<'_, u8>| {
+        seen.clear();
+        for key in &reads {
+            seen.push(tx.get(key).map(|value| *value));
+        }
+        for (key, value) in &writes {
+            match value {
+                Some(value) => tx.set(key, *value),
+                None => tx.delete(key),
+            }
+        }
+        if fail {
+            Err(TRANSACTION_FAILS)
+        } else {
+            Ok(())
+        }
+    };
+    let actual = catch(|| run(&mut body));
+    check(step, &expected, &outcome(actual, |()| ()));
+    if !expected_seen.is_empty() {
+        assert_eq!(seen, expected_seen, "{step:?}: what the transaction read");
+    }
+}
+
 /// A snapshot, with what the model said it holds when it was taken.
 struct KeptSnapshot {
     snapshot: Snapshot<u8>,
@@ -252,17 +322,7 @@ impl Harness {
 
     /// A `Kind` handle for a call that goes `via` one.
     fn handle(&mut self, kind: KindName, via: Via) -> Result<Kind<u8>, Error> {
-        if via == Via::KeptHandle {
-            if let Some(handle) = self.kept.get(&kind) {
-                return Ok(handle.clone());
-            }
-        }
-        let handle = self.store.kind(kind.as_str())?;
-        assert_eq!(handle.name(), kind.as_str(), "Kind::name");
-        if via == Via::KeptHandle {
-            self.kept.insert(kind, handle.clone());
-        }
-        Ok(handle)
+        handle(&self.store, &mut self.kept, kind, via)
     }
 
     fn apply(&mut self, index: usize, op: &Op) {
@@ -459,38 +519,19 @@ impl Harness {
         fail: bool,
         via: Via,
     ) {
-        let reads: Vec<&str> = reads.iter().map(|key| key.as_str()).collect();
-        let writes: Vec<(&str, Option<u8>)> = writes
-            .iter()
-            .map(|(key, value)| (key.as_str(), *value))
-            .collect();
-        let (expected, expected_seen) =
-            self.model.transaction(kind.as_str(), &reads, &writes, fail);
-        // The closure's last run is the one that counts (it may run again
-        // only under contention, which one thread never makes).
-        let mut seen = Vec::new();
-        let body = |tx: &mut zestor::Transaction<'_, u8>| {
-            seen.clear();
-            for key in &reads {
-                seen.push(tx.get(key).map(|value| *value));
-            }
-            for (key, value) in &writes {
-                match value {
-                    Some(value) => tx.set(key, *value),
-                    None => tx.delete(key),
-                }
-            }
-            if fail {
-                Err(TRANSACTION_FAILS)
-            } else {
-                Ok(())
-            }
-        };
-        let actual = catch(|| call!(self, kind, via, transaction(body)));
-        check(step, &expected, &outcome(actual, |()| ()));
-        if !expected_seen.is_empty() {
-            assert_eq!(seen, expected_seen, "{step:?}: what the transaction read");
-        }
+        let (store, kept) = (&self.store, &mut self.kept);
+        transaction(
+            &mut self.model,
+            step,
+            kind,
+            reads,
+            writes,
+            fail,
+            |body| match via {
+                Via::Store => store.transaction(kind.as_str(), body),
+                via => handle(store, kept, kind, via).and_then(|handle| handle.transaction(body)),
+            },
+        );
     }
 
     fn point_read(
