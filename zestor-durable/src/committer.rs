@@ -191,8 +191,10 @@ impl<T: Serialize + Send + Sync + 'static> DurableJournal<T> {
             receiver,
             shared: Arc::clone(&shared),
             durability,
-            committed: revisions,
-            pending: HashMap::new(),
+            kinds: revisions
+                .into_iter()
+                .map(|(kind, revision)| (kind, KindLog::after(revision)))
+                .collect(),
             waiters: Vec::new(),
             closers: Vec::new(),
             last_commit: Instant::now(),
@@ -251,40 +253,43 @@ impl<T: Serialize + Send + Sync + 'static> Journal<T> for DurableJournal<T> {
                 return Ok(());
             }
         }
-        let waiter = Waiter::new(kind, revision);
-        if self
-            .sender
-            .send(Message::Wait(Ticket(Arc::clone(&waiter))))
-            .is_err()
-        {
-            return Err(Error::Closed.into());
-        }
-        self.committer.unpark();
-        if waiter.wait() {
-            Ok(())
-        } else {
-            Err(self.shared.failure().unwrap_or(Error::Closed).into())
+        match self.ask(Waiter::new(kind, revision), Message::Wait) {
+            Some(true) => Ok(()),
+            Some(false) => Err(self.shared.failure().unwrap_or(Error::Closed).into()),
+            None => Err(Error::Closed.into()),
         }
     }
 
     fn close(&self) {
-        let waiter = Waiter::new("", 0);
-        if self
-            .sender
-            .send(Message::Close(Ticket(Arc::clone(&waiter))))
-            .is_ok()
-        {
-            self.committer.unpark();
-            // Answered by the committer once the file is released, or by the
-            // ticket's drop if the committer had already ended.
-            waiter.wait();
-        }
-        // Else the committer is gone: the file was released already.
+        self.close_committer();
     }
 }
 
-/// One kind's records not yet committed.
-struct Pending<T> {
+impl<T> DurableJournal<T> {
+    /// Queues `waiter` for the committer as `message`, wakes it and parks
+    /// until answered: whether it succeeded, or `None` if the committer has
+    /// ended (the file is released already).
+    fn ask(&self, waiter: Arc<Waiter>, message: fn(Ticket) -> Message<T>) -> Option<bool> {
+        let ticket = Ticket(Arc::clone(&waiter));
+        self.sender.send(message(ticket)).ok()?;
+        self.committer.unpark();
+        // Answered by the committer, or by the ticket's drop if the
+        // committer ended with it still queued.
+        Some(waiter.wait())
+    }
+
+    /// Asks the committer to commit what it holds and release the file;
+    /// returns once it has. Idempotent.
+    fn close_committer(&self) {
+        let _ = self.ask(Waiter::new("", 0), Message::Close);
+    }
+}
+
+/// What the committer knows of one kind: its committed revision, and its
+/// records not yet committed.
+struct KindLog<T> {
+    /// The last revision in the file.
+    committed: u64,
     /// Records that extend the committed prefix, in revision order.
     ready: Vec<Record<T>>,
     /// The revision the next ready record must have.
@@ -293,9 +298,10 @@ struct Pending<T> {
     later: BTreeMap<u64, Record<T>>,
 }
 
-impl<T> Pending<T> {
+impl<T> KindLog<T> {
     fn after(committed: u64) -> Self {
-        Pending {
+        KindLog {
+            committed,
             ready: Vec::new(),
             next: committed + 1,
             later: BTreeMap::new(),
@@ -324,15 +330,7 @@ impl<T> Drop for DurableJournal<T> {
         // without a store (`open_with`'s closure discarded its builder)
         // must release the file too, now rather than at the committer's
         // next timeout.
-        let waiter = Waiter::new("", 0);
-        if self
-            .sender
-            .send(Message::Close(Ticket(Arc::clone(&waiter))))
-            .is_ok()
-        {
-            self.committer.unpark();
-            waiter.wait();
-        }
+        self.close_committer();
     }
 }
 
@@ -342,10 +340,8 @@ struct Committer<T> {
     receiver: Receiver<Message<T>>,
     shared: Arc<Shared>,
     durability: Durability,
-    /// Each kind's committed revision.
-    committed: HashMap<Arc<str>, u64>,
-    /// Records not yet committed, by kind and revision.
-    pending: HashMap<Arc<str>, Pending<T>>,
+    /// Every kind the file holds or a record named.
+    kinds: HashMap<Arc<str>, KindLog<T>>,
     waiters: Vec<Ticket>,
     closers: Vec<Ticket>,
     last_commit: Instant,
@@ -393,14 +389,14 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
 
     fn take(&mut self, message: Message<T>) {
         match message {
-            Message::Record(record) => match self.pending.get_mut(record.kind()) {
-                Some(pending) => pending.add(record),
+            Message::Record(record) => match self.kinds.get_mut(record.kind()) {
+                Some(log) => log.add(record),
                 None => {
-                    let kind: Arc<str> = Arc::from(record.kind());
-                    let committed = self.committed.get(&kind).copied().unwrap_or(0);
-                    let mut pending = Pending::after(committed);
-                    pending.add(record);
-                    self.pending.insert(kind, pending);
+                    // A kind new to the file: it starts at revision 0.
+                    let mut log = KindLog::after(0);
+                    let kind = Arc::from(record.kind());
+                    log.add(record);
+                    self.kinds.insert(kind, log);
                 }
             },
             Message::Wait(waiter) => self.waiters.push(waiter),
@@ -430,10 +426,10 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
         if self.shared.failed.get().is_none() {
             let mut group: Vec<Record<T>> = Vec::new();
             let mut advanced: Vec<(Arc<str>, u64)> = Vec::new();
-            for (kind, pending) in &mut self.pending {
-                if !pending.ready.is_empty() {
-                    group.append(&mut pending.ready);
-                    advanced.push((Arc::clone(kind), pending.next - 1));
+            for (kind, log) in &mut self.kinds {
+                if !log.ready.is_empty() {
+                    group.append(&mut log.ready);
+                    advanced.push((Arc::clone(kind), log.next - 1));
                 }
             }
             if !group.is_empty() {
@@ -448,8 +444,10 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
                 }
                 match written {
                     Ok(()) => {
-                        for (kind, revision) in advanced {
-                            self.committed.insert(kind, revision);
+                        for (kind, revision) in &advanced {
+                            if let Some(log) = self.kinds.get_mut(kind) {
+                                log.committed = *revision;
+                            }
                         }
                     }
                     Err(error) => {
@@ -461,9 +459,10 @@ impl<T: Serialize + Send + Sync + 'static> Committer<T> {
             }
         }
         let failed = self.shared.failed.get().is_some();
-        let committed = &self.committed;
+        let kinds = &self.kinds;
         self.waiters.retain(|Ticket(waiter)| {
-            let reached = committed.get(&waiter.kind).copied().unwrap_or(0) >= waiter.revision;
+            let committed = kinds.get(&waiter.kind).map_or(0, |log| log.committed);
+            let reached = committed >= waiter.revision;
             if failed || reached {
                 waiter.complete(reached && !failed);
                 false
