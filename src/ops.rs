@@ -13,7 +13,6 @@ use crate::error::{BoxError, Error, Result};
 use crate::mirror::Mirror;
 use crate::raw::batch::{BatchOp, BatchWrite, Conflict};
 use crate::raw::cursor::{Filter, Start};
-use crate::raw::journal::JournalHook;
 use crate::raw::kind::{RawKind, SetResult, Validation};
 use crate::raw::store::RawStore;
 use crate::snapshot::{self, Entry, Snapshot};
@@ -47,29 +46,13 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     // ----- writes -----
 
-    /// J2 (`raw/journal.rs`): the store's journal, if any, once it admitted
-    /// a write.
+    /// J2 (`raw/journal.rs`): once a write is applied, waits until the
+    /// store's journal, if any, keeps everything `kind` held after it (its
+    /// own revision, and any it observed), then hands back its result.
+    /// Admission came first, in the write's checks ([`check_admitted`]).
     #[inline]
-    fn admit(&self) -> Result<Option<&'a Arc<dyn JournalHook<T>>>> {
-        match self.store.journal() {
-            None => Ok(None),
-            Some(journal) => {
-                journal.admit().map_err(Error::Refused)?;
-                Ok(Some(journal))
-            }
-        }
-    }
-
-    /// J2: waits until the journal keeps everything `kind` held after a
-    /// write (its own revision, and any it observed), then hands back the
-    /// write's result.
-    #[inline]
-    fn synced<R>(
-        journal: Option<&Arc<dyn JournalHook<T>>>,
-        kind: &RawKind<T>,
-        result: R,
-    ) -> Result<R> {
-        if let Some(journal) = journal {
+    fn synced<R>(&self, kind: &RawKind<T>, result: R) -> Result<R> {
+        if let Some(journal) = self.store.journal() {
             // The stand-in of a kind never written holds nothing to keep.
             if !kind.name().is_empty() {
                 journal
@@ -82,27 +65,29 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     pub(crate) fn set(&self, key: &str, value: T) -> Result<SetResult> {
         check_set(&self.validation(), key, &value)?;
+        check_admitted(self.store)?;
         self.set_validated(key, value)
     }
 
-    /// `set` of a key and value that [`check_set`] accepted.
+    /// `set` of a key and value that [`check_set`] and [`check_admitted`]
+    /// accepted.
     pub(crate) fn set_validated(&self, key: &str, value: T) -> Result<SetResult> {
-        let journal = self.admit()?;
         let result = self.raw.set(key, value);
-        Self::synced(journal, self.raw, result)
+        self.synced(self.raw, result)
     }
 
     pub(crate) fn set_many<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
         check_set_many(&self.validation(), &items)?;
+        check_admitted(self.store)?;
         self.set_many_validated(items)
     }
 
-    /// `set_many` of items that [`check_set_many`] accepted: one atomic
-    /// batch (P7), in key order; of two items with one key the later wins.
+    /// `set_many` of items that [`check_set_many`] and [`check_admitted`]
+    /// accepted: one atomic batch (P7), in key order; of two items with one
+    /// key the later wins.
     pub(crate) fn set_many_validated<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
-        let journal = self.admit()?;
         self.apply_set_many(items);
-        Self::synced(journal, self.raw, ())
+        self.synced(self.raw, ())
     }
 
     fn apply_set_many<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
@@ -136,7 +121,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         F: FnMut(&mut Transaction<'_, T>) -> std::result::Result<R, E>,
         E: Into<BoxError>,
     {
-        let journal = self.admit()?;
+        check_admitted(self.store)?;
         let mut kind = Arc::clone(self.raw);
         loop {
             let mut tx = Transaction::new(&kind);
@@ -150,7 +135,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             }
             let (writes, reads) = tx.batch()?;
             match kind.apply_batch(&writes, &reads) {
-                Ok(_) => return Self::synced(journal, &kind, result),
+                Ok(_) => return self.synced(&kind, result),
                 Err(Conflict) => continue,
             }
         }
@@ -162,22 +147,22 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         E: Into<BoxError>,
     {
         check_key(key)?;
-        let journal = self.admit()?;
+        check_admitted(self.store)?;
         match self.raw.update(key, f) {
             // Not found is an observation too (J2): the delete it saw must
             // be kept before the caller is told.
-            Err(Error::KeyNotFound) => {
-                Self::synced(journal, self.raw, ()).and_then(|()| Err(Error::KeyNotFound))
-            }
-            result => Self::synced(journal, self.raw, result?),
+            Err(Error::KeyNotFound) => self
+                .synced(self.raw, ())
+                .and_then(|()| Err(Error::KeyNotFound)),
+            result => self.synced(self.raw, result?),
         }
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
         check_key(key)?;
-        let journal = self.admit()?;
+        check_admitted(self.store)?;
         let deleted = self.raw.delete(key).map(Value::new);
-        Self::synced(journal, self.raw, deleted)
+        self.synced(self.raw, deleted)
     }
 
     // ----- reads -----
