@@ -16,9 +16,10 @@
 //! prints the proof that it converged: its copy, the mirror's `list()` and
 //! the store's `list` are the same, with nothing pending.
 //!
-//! By hand, with a plain `Watch`, the same job is: on overflow, take a
-//! snapshot, diff it against the replica, watch again from its revision + 1
-//! — and under a storm like this one, do it before the next overflow.
+//! By hand, with a plain `Watch` (in a task, its `into_stream()`), the same
+//! job is: on overflow, take a snapshot, diff it against the replica, watch
+//! again from its revision + 1 — and under a storm like this one, do it
+//! before the next overflow.
 
 use std::collections::BTreeMap;
 use std::thread;

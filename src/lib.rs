@@ -12,8 +12,8 @@ mod sync;
 // module naming only those to its right (and the three above):
 //   store (Store, StoreBuilder) -> kind (Kind) -> ops (KindRef: each per-kind
 //   operation, and the argument checks) -> mirror (Mirror) -> transaction (Transaction) ->
-//   watch (WatchOptions, Event, Watch) -> snapshot (Snapshot, and the
-//   multi-key reads) -> value (Value) -> journal (Journal, Record: the hook
+//   watch (WatchOptions, Event, Watch, WatchStream) -> snapshot (Snapshot, and
+//   the multi-key reads) -> value (Value) -> journal (Journal, Record: the hook
 //   a copy of record plugs into).
 mod journal;
 mod kind;
@@ -36,7 +36,7 @@ pub use snapshot::Snapshot;
 pub use store::{Store, StoreBuilder, UsePartialEq};
 pub use transaction::Transaction;
 pub use value::Value;
-pub use watch::{Event, Watch, WatchOptions};
+pub use watch::{Event, Watch, WatchOptions, WatchStream};
 
 /// For the loom models only (`loom-tests/`): whether the `ArcCell` stand-in
 /// frees what a compare-and-swap replaced (see `src/sync.rs`).

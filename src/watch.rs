@@ -1,4 +1,5 @@
-//! Watching a kind: options, events, and the [`Watch`] stream.
+//! Watching a kind: options, events, the [`Watch`] stream and its
+//! asynchronous form, [`WatchStream`].
 
 use std::fmt;
 use std::pin::Pin;
@@ -173,13 +174,20 @@ impl<T: fmt::Debug> fmt::Debug for Event<T> {
 ///
 /// Consume it by blocking ([`recv`](Self::recv),
 /// [`recv_timeout`](Self::recv_timeout), the [`Iterator`] impl), by polling
-/// ([`try_recv`](Self::try_recv)), or asynchronously (the
-/// [`futures_core::Stream`] impl). Dropping it unsubscribes.
+/// ([`try_recv`](Self::try_recv)), or asynchronously
+/// ([`into_stream`](Self::into_stream), a [`futures_core::Stream`]).
+/// Dropping it unsubscribes.
 ///
 /// A watch ends exactly once: with one [`WatchError::Overflow`] if it fell
 /// behind (then [`WatchError::Closed`] on every later call), or with
 /// [`WatchError::Closed`] when the store is closed. The iterator and the
 /// stream yield the overflow as an item and then end; on close they just end.
+///
+/// `Watch` is an [`Iterator`] only; its stream is a type of its own (as
+/// `flume`'s `Receiver::into_stream` and `tokio-stream`'s wrappers do): with
+/// `futures::StreamExt` in scope, `watch.next()` is still the blocking
+/// [`Iterator::next`], and `watch.into_stream().next().await` the
+/// asynchronous one.
 pub struct Watch<T: Send + Sync + 'static> {
     store: Arc<RawStore<T>>,
     kind: Arc<str>,
@@ -298,6 +306,31 @@ impl<T: Send + Sync + 'static> Watch<T> {
         self.step().transpose()
     }
 
+    /// The asynchronous form: a [`futures_core::Stream`] of the same items
+    /// as the [`Iterator`] impl, which yields an overflow as an item and then
+    /// ends, and on close just ends. [`WatchStream::into_inner`] gives the
+    /// watch back.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use zestor::{Store, WatchOptions};
+    ///
+    /// let store = Store::<u32>::new();
+    /// let mut events = store.watch("jobs", WatchOptions::new())?.into_stream();
+    /// store.set("jobs", "a", 1)?;
+    /// futures::executor::block_on(async {
+    ///     let event = events.next().await.expect("not ended")?;
+    ///     assert_eq!((&*event.key, *event.value), ("a", 1));
+    ///     store.close();
+    ///     assert!(events.next().await.is_none()); // close ends the stream
+    ///     Ok::<(), zestor::WatchError>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_stream(self) -> WatchStream<T> {
+        WatchStream { watch: self }
+    }
+
     /// Before a blocking receive goes to sleep, it re-checks for a short,
     /// growing while (about a microsecond of `spin_loop` in all): a watcher
     /// keeping up with a busy writer then often finds the next event without
@@ -367,8 +400,9 @@ impl<T: Send + Sync + 'static> Watch<T> {
         next
     }
 
-    /// For a [`Mirror`](crate::Mirror)'s stream: the next step, or `None`
-    /// with `waker` registered to be woken when there may be one.
+    /// For a [`WatchStream`] and a [`Mirror`](crate::Mirror)'s stream: the
+    /// next step, or `None` with `waker` registered to be woken when there
+    /// may be one.
     pub(crate) fn poll_step(&mut self, waker: &Waker) -> Option<Result<Event<T>, WatchError>> {
         self.step_or_register(waker)
     }
@@ -429,12 +463,84 @@ impl<T: Send + Sync + 'static> Iterator for Watch<T> {
 
 impl<T: Send + Sync + 'static> std::iter::FusedIterator for Watch<T> {}
 
-impl<T: Send + Sync + 'static> futures_core::Stream for Watch<T> {
+impl<T: Send + Sync + 'static> fmt::Debug for Watch<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("kind", &self.kind())
+            .field("ended", &self.is_ended())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Watch`] as a [`futures_core::Stream`] of its events, from
+/// [`Watch::into_stream`].
+///
+/// It yields what the watch's [`Iterator`] impl does, without blocking: each
+/// event as `Ok`, an overflow as one `Err(`[`WatchError::Overflow`]`)` and
+/// then the end, and on close just the end. A pending poll is woken by the
+/// next write to the kind (or by `close`). It is a
+/// [`FusedStream`](futures_core::FusedStream): terminated once the watch
+/// has ended. [`into_inner`](Self::into_inner) gives the watch back, to
+/// consume it by blocking.
+///
+/// Only the stream is a `Stream`, so `StreamExt` and `Iterator` never
+/// compete for a method name:
+///
+/// ```
+/// use futures::StreamExt;
+/// use zestor::{Store, WatchError, WatchOptions};
+///
+/// let store = Store::<u32>::new();
+/// let mut watch = store.watch("jobs", WatchOptions::new().buffer_size(2))?;
+/// store.set("jobs", "a", 1)?;
+///
+/// // On a `Watch`, `next` is the blocking `Iterator::next`...
+/// let first = watch.next().expect("not ended")?;
+/// assert_eq!(*first.value, 1);
+///
+/// // ...and on its stream, `StreamExt::next`.
+/// let mut events = watch.into_stream();
+/// for i in 2..=4 {
+///     store.set("jobs", "a", i)?; // three writes: more than the buffer of 2
+/// }
+/// futures::executor::block_on(async {
+///     assert!(matches!(events.next().await, Some(Err(WatchError::Overflow))));
+///     assert!(events.next().await.is_none()); // then the stream ends
+/// });
+/// assert!(events.get_ref().is_ended());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct WatchStream<T: Send + Sync + 'static> {
+    watch: Watch<T>,
+}
+
+impl<T: Send + Sync + 'static> WatchStream<T> {
+    /// The watch, to read its [`revision`](Watch::revision),
+    /// [`replay_remaining`](Watch::replay_remaining) or
+    /// [`is_ended`](Watch::is_ended) between events.
+    pub fn get_ref(&self) -> &Watch<T> {
+        &self.watch
+    }
+
+    /// The watch, mutably: a [`try_recv`](Watch::try_recv) through it takes
+    /// the next event from the same sequence the stream yields, so the two
+    /// may be mixed.
+    pub fn get_mut(&mut self) -> &mut Watch<T> {
+        &mut self.watch
+    }
+
+    /// The watch back, to consume it by blocking. It goes on from the next
+    /// event the stream has not yielded.
+    pub fn into_inner(self) -> Watch<T> {
+        self.watch
+    }
+}
+
+impl<T: Send + Sync + 'static> futures_core::Stream for WatchStream<T> {
     type Item = Result<Event<T>, WatchError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        match this.step_or_register(cx.waker()) {
+        match self.get_mut().watch.poll_step(cx.waker()) {
             None => Poll::Pending,
             Some(Err(WatchError::Closed)) => Poll::Ready(None),
             Some(other) => Poll::Ready(Some(other)),
@@ -442,17 +548,14 @@ impl<T: Send + Sync + 'static> futures_core::Stream for Watch<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> futures_core::FusedStream for Watch<T> {
+impl<T: Send + Sync + 'static> futures_core::FusedStream for WatchStream<T> {
     fn is_terminated(&self) -> bool {
-        self.is_ended()
+        self.watch.is_ended()
     }
 }
 
-impl<T: Send + Sync + 'static> fmt::Debug for Watch<T> {
+impl<T: Send + Sync + 'static> fmt::Debug for WatchStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watch")
-            .field("kind", &self.kind())
-            .field("ended", &self.is_ended())
-            .finish_non_exhaustive()
+        f.debug_tuple("WatchStream").field(&self.watch).finish()
     }
 }

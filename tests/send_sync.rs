@@ -4,7 +4,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 
 use zestor::{
     Error, Event, EventType, Kind, Mirror, MirrorStream, SetResult, Store, Value, Watch,
-    WatchError, WatchOptions,
+    WatchError, WatchOptions, WatchStream,
 };
 
 fn send<T: Send>() {}
@@ -29,9 +29,13 @@ fn store_and_kind_are_send_and_sync() {
 }
 
 #[test]
-fn watch_is_send_and_unpin() {
+fn watches_and_their_streams_are_send_sync_and_unpin() {
     send::<Watch<Opaque>>();
     unpin::<Watch<Opaque>>();
+    sync::<Watch<Opaque>>();
+    send::<WatchStream<Opaque>>();
+    unpin::<WatchStream<Opaque>>();
+    sync::<WatchStream<Opaque>>();
 }
 
 #[test]

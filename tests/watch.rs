@@ -1,8 +1,10 @@
 //! Contract 11–17: watch streams.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
@@ -530,7 +532,10 @@ fn stream_delivers_events_asynchronously() {
         })
     };
     let events: Vec<Event<u32>> = futures::executor::block_on(
-        StreamExt::map(watch, |item| item.expect("no overflow")).collect(),
+        watch
+            .into_stream()
+            .map(|item| item.expect("no overflow"))
+            .collect(),
     );
     writer.join().unwrap();
     assert_eq!(
@@ -547,20 +552,123 @@ fn stream_delivers_events_asynchronously() {
 
 #[test]
 fn stream_yields_overflow_then_ends() {
+    // Contract 15, asynchronously.
+    use futures::stream::FusedStream;
     use futures::StreamExt;
     let store = Store::<u32>::new();
-    let mut watch = store
+    let mut stream = store
         .watch("k", WatchOptions::new().buffer_size(2))
-        .unwrap();
+        .unwrap()
+        .into_stream();
     for i in 0..10 {
         store.set("k", "a", i).unwrap();
     }
+    assert!(!stream.is_terminated());
     futures::executor::block_on(async {
-        // `Watch` is both an Iterator and a Stream: name the trait.
-        let first = StreamExt::next(&mut watch).await;
+        let first = stream.next().await;
         assert!(matches!(first, Some(Err(WatchError::Overflow))));
-        assert!(StreamExt::next(&mut watch).await.is_none());
+        assert!(stream.is_terminated(), "the overflow ends the watch");
+        assert!(stream.next().await.is_none());
+        assert!(stream.next().await.is_none(), "and it stays ended");
     });
+    let mut watch = stream.into_inner();
+    assert!(watch.is_ended());
+    assert_eq!(watch.try_recv().map(|_| ()), Err(WatchError::Closed));
+}
+
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_pending_stream_is_woken_by_a_write_and_by_close() {
+    // Contracts 16 and 18, asynchronously.
+    use futures::stream::FusedStream;
+    use futures::Stream;
+    let store = Store::<u32>::new();
+    let mut stream = store.watch("k", WatchOptions::new()).unwrap().into_stream();
+    let woken = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(Arc::clone(&woken));
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut stream).poll_next(&mut cx).is_pending());
+    store.set("k", "a", 1).unwrap();
+    assert!(
+        woken.0.swap(false, Ordering::SeqCst),
+        "a write wakes the pending poll"
+    );
+    match Pin::new(&mut stream).poll_next(&mut cx) {
+        Poll::Ready(Some(Ok(event))) => {
+            assert_eq!((&*event.key, *event.value), ("a", 1));
+            assert_eq!(event.revision, stream.get_ref().revision());
+        }
+        other => panic!(
+            "expected the create, got {:?}",
+            other.map(|e| e.map(|e| e.map(|e| e.key)))
+        ),
+    }
+    assert!(Pin::new(&mut stream).poll_next(&mut cx).is_pending());
+    assert!(!stream.is_terminated());
+    store.close();
+    assert!(
+        woken.0.load(Ordering::SeqCst),
+        "close wakes the pending poll"
+    );
+    assert!(stream.is_terminated());
+    assert!(matches!(
+        Pin::new(&mut stream).poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+}
+
+#[test]
+fn stream_ext_and_iterator_methods_are_not_ambiguous() {
+    // Issue 11: with `StreamExt` in scope, `next`, `map` and `take` on a
+    // `Watch` were ambiguous (E0034) while it was both an Iterator and a
+    // Stream. Now the watch is the Iterator and its `into_stream` the Stream.
+    use futures::StreamExt;
+    let store = Store::<u32>::new();
+    let mut watch = store.watch("k", WatchOptions::new()).unwrap();
+    for i in 1..=6 {
+        store.set("k", "a", i).unwrap();
+    }
+
+    // Iterator methods on the watch (blocking).
+    let first = watch.next().expect("not ended").unwrap();
+    assert_eq!(*first.value, 1);
+    let two: Vec<u32> = watch
+        .by_ref()
+        .take(2)
+        .map(|item| *item.unwrap().value)
+        .collect();
+    assert_eq!(two, [2, 3]);
+
+    // StreamExt methods on its stream.
+    let mut stream = watch.into_stream();
+    futures::executor::block_on(async {
+        let event = stream.next().await.expect("not ended").unwrap();
+        assert_eq!(*event.value, 4);
+        let rest: Vec<u32> = (&mut stream)
+            .map(|item| *item.unwrap().value)
+            .take(2)
+            .collect()
+            .await;
+        assert_eq!(rest, [5, 6]);
+    });
+
+    // And back: `get_mut`, `into_inner` go on where the stream stopped.
+    store.set("k", "a", 7).unwrap();
+    store.set("k", "a", 8).unwrap();
+    let seventh = stream.get_mut().try_recv().unwrap().expect("ready");
+    assert_eq!(*seventh.value, 7);
+    let mut watch = stream.into_inner();
+    assert_eq!(*watch.next().expect("not ended").unwrap().value, 8);
+    assert_eq!(watch.try_recv().map(|e| e.is_none()), Ok(true));
+    let debug = format!("{:?}", watch.into_stream());
+    assert!(debug.starts_with("WatchStream(Watch {"), "{debug}");
 }
 
 #[test]

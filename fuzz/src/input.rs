@@ -79,7 +79,8 @@ fn via(u: &mut Unstructured<'_>) -> Result<Via> {
     pick(u, &[Via::Store, Via::Store, Via::Handle, Via::KeptHandle])
 }
 
-/// `byte % 3`: `try_recv`, `recv_timeout`, `Stream::poll_next`.
+/// `byte % 3`: `try_recv`, `recv_timeout`, `WatchStream::poll_next` (through
+/// `into_stream`).
 fn mode(u: &mut Unstructured<'_>) -> Result<RecvMode> {
     pick(
         u,

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use futures_core::Stream;
-use zestor::{Event, EventType, Watch, WatchError, WatchOptions};
+use futures_core::{FusedStream, Stream};
+use zestor::{Event, EventType, Watch, WatchError, WatchOptions, WatchStream};
 
 use super::model::{Model, Point, Stored};
 
@@ -117,7 +117,8 @@ pub enum RecvMode {
     /// `recv_timeout`: zero when the model expects nothing (so the
     /// register-then-recheck path runs), [`PATIENCE`] otherwise.
     RecvTimeout,
-    /// One `Stream::poll_next` with a waker that does nothing.
+    /// One `poll_next` of `into_stream` with a waker that does nothing,
+    /// then `into_inner`.
     Stream,
 }
 
@@ -305,7 +306,8 @@ impl Expected {
 #[derive(Debug)]
 pub struct CheckedWatch {
     id: usize,
-    watch: Watch<u8>,
+    /// Out only while a `Stream` receive holds it as a stream.
+    watch: Option<Watch<u8>>,
     expected: Expected,
     replica: BTreeMap<String, u8>,
     tally: Tally,
@@ -331,7 +333,7 @@ impl CheckedWatch {
         };
         CheckedWatch {
             id,
-            watch,
+            watch: Some(watch),
             expected,
             replica,
             tally: Tally::default(),
@@ -340,6 +342,10 @@ impl CheckedWatch {
 
     pub fn kind(&self) -> &str {
         &self.expected.kind
+    }
+
+    fn watch(&self) -> &Watch<u8> {
+        self.watch.as_ref().expect("not in a stream")
     }
 
     /// True once the watch delivered its overflow or its close.
@@ -388,12 +394,12 @@ impl CheckedWatch {
             Delivery::Closed => {}
         }
         assert_eq!(
-            self.watch.replay_remaining(),
+            self.watch().replay_remaining(),
             self.expected.replay.len(),
             "watch #{id}: replay_remaining"
         );
         assert_eq!(
-            self.watch.is_ended(),
+            self.watch().is_ended(),
             self.expected.ended,
             "watch #{id}: is_ended after {actual:?}"
         );
@@ -416,17 +422,29 @@ impl CheckedWatch {
     }
 
     fn receive(&mut self, mode: RecvMode, expected: &Delivery) -> Delivery {
+        let watch = self.watch.as_mut().expect("not in a stream");
         let received = match mode {
-            RecvMode::TryRecv => self.watch.try_recv(),
+            RecvMode::TryRecv => watch.try_recv(),
             RecvMode::RecvTimeout => {
                 let timeout = if *expected == Delivery::Pending {
                     Duration::ZERO
                 } else {
                     PATIENCE
                 };
-                self.watch.recv_timeout(timeout)
+                watch.recv_timeout(timeout)
             }
-            RecvMode::Stream => poll_once(&mut self.watch),
+            RecvMode::Stream => {
+                let mut stream = self.watch.take().expect("not in a stream").into_stream();
+                let polled = poll_once(&mut stream);
+                assert_eq!(
+                    stream.is_terminated(),
+                    stream.get_ref().is_ended(),
+                    "watch #{}: WatchStream::is_terminated",
+                    self.id
+                );
+                self.watch = Some(stream.into_inner());
+                polled
+            }
         };
         match received {
             Ok(Some(event)) => Delivery::Event(self.seen(&event)),
@@ -520,10 +538,10 @@ impl Wake for NoopWaker {
 
 /// One `poll_next`, in `try_recv`'s terms (the stream ends instead of
 /// saying `Closed`).
-fn poll_once(watch: &mut Watch<u8>) -> Result<Option<Event<u8>>, WatchError> {
+fn poll_once(stream: &mut WatchStream<u8>) -> Result<Option<Event<u8>>, WatchError> {
     let waker = Waker::from(Arc::new(NoopWaker));
     let mut context = Context::from_waker(&waker);
-    match Pin::new(watch).poll_next(&mut context) {
+    match Pin::new(stream).poll_next(&mut context) {
         Poll::Ready(Some(item)) => item.map(Some),
         Poll::Ready(None) => Err(WatchError::Closed),
         Poll::Pending => Ok(None),
