@@ -188,3 +188,51 @@ fn pinned_versions_are_freed_with_their_snapshots() {
         "every value dropped once the store is gone"
     );
 }
+
+/// Issue 11, item 3: dropping the last handle frees every value at once,
+/// with no help from crossbeam-epoch's global collector — not even for the
+/// keys deleted by a thread that is still alive, whose thread-local garbage
+/// nobody flushes.
+#[test]
+fn dropping_the_store_frees_deleted_values_without_epoch_help() {
+    let counters = Arc::new(Counters::default());
+    let alive = |counters: &Counters| {
+        counters.created.load(Ordering::Relaxed) - counters.dropped.load(Ordering::Relaxed)
+    };
+    let keys: u64 = if cfg!(miri) { 20 } else { 1_000 };
+    let store = Store::<Tracked>::builder().ring_capacity(4).build();
+    let (deleted, resume) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    let alive_while_open = std::thread::scope(|scope| {
+        let (store, counters) = (&store, &counters);
+        let (deleted, resume) = (&deleted, &resume);
+        // A writer that stays alive (its epoch bag unflushed) while the
+        // store is dropped.
+        scope.spawn(move || {
+            for i in 0..keys {
+                let key = format!("worker-{i}");
+                store.set("k", &key, Tracked::new(i, counters)).unwrap();
+                store.delete("k", &key).unwrap();
+            }
+            deleted.wait();
+            resume.wait();
+        });
+        for i in 0..keys {
+            let key = format!("main-{i}");
+            store.set("k", &key, Tracked::new(i, counters)).unwrap();
+            store.delete("k", &key).unwrap();
+        }
+        deleted.wait();
+        // Deleted and lapped out of the ring: nothing should hold them but
+        // the last tombstones in the ring. (Asserted after the scope, so a
+        // failure does not leave the writer waiting.)
+        let alive_while_open = alive(counters);
+        resume.wait();
+        alive_while_open
+    });
+    assert!(
+        alive_while_open <= 4,
+        "deleted values are freed while the store lives: {alive_while_open} alive"
+    );
+    drop(store);
+    assert_eq!(alive(&counters), 0, "dropping the store freed every value");
+}

@@ -22,7 +22,30 @@
 //!   dead entry.
 //! * A dead cell (one holding a `DYING` tombstone, `cell.rs`) is unlinked
 //!   from `point` (only if it is still the cell there) and then from
-//!   `order` (likewise).
+//!   `order` (likewise), and then **emptied**: its tombstone is swapped for
+//!   one that holds no value (below).
+//!
+//! # Emptying a dead cell
+//!
+//! An unlinked cell is freed by the maps' reclamation, not by its unlinker:
+//! papaya's (per map: everything goes when the map does) and
+//! crossbeam-epoch's global collector, which frees a skip-list node only
+//! once every thread that may have garbage in its thread-local bag pins
+//! again — a writer thread that deleted keys and then went idle keeps them
+//! for good, even after the store is dropped (issue 11). So the unlinker
+//! swaps the cell's `DYING` tombstone for a *husk*: a `DYING` tombstone of
+//! the same key and revision whose "deleted value" is the index's shared
+//! `Empty` version. What the reclaimers keep is then a cell, a key and a
+//! husk; the value goes with the tombstone's last owner (the ring slot of
+//! the delete event).
+//!
+//! The husk is read exactly as the tombstone it replaces: it is dead
+//! (`is_dead`), so a writer will not claim it (I4 still holds: dying stays
+//! terminal); a reader finds a deletion; a snapshot finds a deletion at the
+//! same revision, and no snapshot can need what the tombstone held — a
+//! tombstone is claimed `DYING` only when none does (`kind.rs`, P6). The
+//! swap is a CAS from the tombstone, so any number of unlinkers empty the
+//! cell once.
 //!
 //! Consequences the write protocol relies on:
 //! * a live cell stays in `point` until it dies, so `point` missing a key, or
@@ -38,11 +61,15 @@ use std::ops::{Bound, ControlFlow};
 use super::cell::Cell;
 use super::hash::KeyHashing;
 use super::index::{OrderedIndex, PointIndex};
+use super::version::{Payload, Version};
 use crate::sync::Arc;
 
 pub(crate) struct KeyIndex<T> {
     order: OrderedIndex<Cell<T>>,
     point: PointIndex<Cell<T>>,
+    /// What the husk of every emptied dead cell says it deleted (see
+    /// "Emptying a dead cell").
+    nothing: Arc<Version<T>>,
 }
 
 impl<T: Send + Sync + 'static> KeyIndex<T> {
@@ -50,6 +77,7 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         KeyIndex {
             order: OrderedIndex::new(),
             point: PointIndex::new(hashing),
+            nothing: Arc::new(Version::committed(0, Arc::from(""), Payload::Empty)),
         }
     }
 
@@ -96,12 +124,30 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         cell
     }
 
-    /// Unlinks a dead cell from both indexes, `point` first (I6). Safe to call
-    /// from any thread, any number of times.
+    /// Unlinks a dead cell from both indexes, `point` first (I6), then
+    /// empties it (see "Emptying a dead cell"). Safe to call from any
+    /// thread, any number of times.
     pub(crate) fn unlink(&self, key: &str, cell: &Cell<T>) {
         debug_assert!(cell.is_dead(), "only dead cells are unlinked (I4)");
         self.point.remove_if_same(key, cell);
         self.order.remove_if_same(key, cell);
+        let tombstone = cell.load_full();
+        let held = match &tombstone.payload {
+            Payload::Deleted(held) => held,
+            _ => unreachable!("a dead cell holds a tombstone (I4)"),
+        };
+        if Arc::ptr_eq(held, &self.nothing) {
+            return; // emptied already
+        }
+        let husk = Arc::new(Version::committed(
+            tombstone.revision(),
+            Arc::clone(&tombstone.key),
+            Payload::Deleted(Arc::clone(&self.nothing)),
+        ));
+        let dying = husk.claim_dying();
+        debug_assert!(dying, "a fresh tombstone is unclaimed");
+        // Fails only if another unlinker emptied it first.
+        let _ = cell.compare_and_swap(&tombstone, &husk);
     }
 
     /// Visits the cells whose keys fall in `range`, in key order, until `f`
@@ -118,7 +164,6 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
 #[cfg(all(test, not(zestor_loom)))]
 mod tests {
     use super::*;
-    use crate::raw::version::{Payload, Version};
 
     fn kill(cell: &Cell<u32>) {
         let current = Arc::clone(&cell.load());
@@ -156,7 +201,17 @@ mod tests {
         let index = KeyIndex::<u32>::new(KeyHashing::default());
         index.with_cell_for_insert("a", |cell| {
             kill(cell);
+            let tombstone = cell.load_full();
             index.unlink("a", cell);
+            index.unlink("a", cell);
+            let husk = cell.load_full();
+            assert!(husk.is_dead(), "still dead: I4");
+            assert_eq!(husk.revision(), tombstone.revision());
+            assert_eq!(&*husk.key, "a");
+            assert!(
+                matches!(&husk.payload, Payload::Deleted(held) if Arc::ptr_eq(held, &index.nothing)),
+                "emptied: the cell no longer holds what was deleted"
+            );
         });
         assert!(
             cell_ptr(&index, "a").is_none(),
