@@ -236,3 +236,82 @@ fn dropping_the_store_frees_deleted_values_without_epoch_help() {
     drop(store);
     assert_eq!(alive(&counters), 0, "dropping the store freed every value");
 }
+
+/// A value whose `Drop` panics when it runs on one given thread (the
+/// writer's), while armed.
+struct Bomb {
+    id: u64,
+    armed_on: Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>,
+}
+
+impl PartialEq for Bomb {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        let armed_on = *self.armed_on.lock().unwrap();
+        if armed_on == Some(std::thread::current().id()) && !std::thread::panicking() {
+            panic!("a value's Drop panicked (id {})", self.id);
+        }
+    }
+}
+
+/// Issue 11, item 4: a write finishes its protocol — publish, wake — before
+/// any value it replaced is dropped, and a panic in that `Drop` neither
+/// reports the stored write as failed nor loses the sleeping watcher's
+/// wake-up.
+#[test]
+fn a_panicking_drop_neither_fails_the_write_nor_loses_a_wake_up() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let armed_on = Arc::new(std::sync::Mutex::new(None));
+    let bomb = |id| Bomb {
+        id,
+        armed_on: Arc::clone(&armed_on),
+    };
+    // Two slots: every write after the second displaces a version that
+    // nothing else holds, so the writer drops its value.
+    let store = Store::<Bomb>::builder().ring_capacity(2).build();
+    let watch = store
+        .watch("k", WatchOptions::new().buffer_size(2))
+        .unwrap();
+    let (received, report) = mpsc::channel();
+    let watcher = std::thread::spawn(move || {
+        let mut watch = watch;
+        while let Ok(Some(event)) = watch.recv_timeout(Duration::from_secs(10)) {
+            if received.send(event.revision).is_err() {
+                break;
+            }
+        }
+    });
+    *armed_on.lock().unwrap() = Some(std::thread::current().id());
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut outcome = Ok(());
+    for id in 1..=20u64 {
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.set("k", &format!("key-{}", id % 3), bomb(id))
+        }));
+        if !matches!(written, Ok(Ok(_))) {
+            outcome = Err(format!("write {id} reported failure after storing"));
+            break;
+        }
+        // The watcher, asleep, must be woken now, not at its timeout.
+        match report.recv_timeout(Duration::from_secs(2)) {
+            Ok(revision) if revision == id => {}
+            other => {
+                outcome = Err(format!("write {id}: the watcher got {other:?}"));
+                break;
+            }
+        }
+    }
+    *armed_on.lock().unwrap() = None;
+    std::panic::set_hook(quiet);
+    store.close();
+    watcher.join().unwrap();
+    outcome.unwrap();
+    assert_eq!(store.count("k").unwrap_or(3), 3);
+}

@@ -101,6 +101,22 @@
 //!
 //! **I5, replay converges**: a consumer that applies the replay and then the
 //! live events in receive order ends on the store's state.
+//!
+//! # Dropping what a write replaced
+//!
+//! A write may be the last owner of a value it replaced: the ring slot it
+//! takes over (holding a version `C` revisions old), or the version it
+//! loaded from the cell once the ring and the snapshots have let go of it.
+//! That value's `Drop` is user code, and it may panic. So a write drops
+//! nothing of its own until its protocol is done — `Ring::publish` hands
+//! back what it displaced, and `publish` keeps it past the F1, the
+//! wake-ups, the pins and the journal — and then drops it in [`dispose`],
+//! which catches the panic: the write is stored and published, so it
+//! reports success, and no watcher misses its wake-up (issue 11,
+//! `tests/drops.rs`). The writers' own loads (`set`, `update`, `delete`)
+//! go through `dispose` too. A value freed elsewhere (a snapshot or an
+//! event dropped by its owner, a batch's leftovers) panics in its owner's
+//! thread, after everything the store had to do.
 
 use std::ops::{Bound, ControlFlow, Deref};
 
@@ -452,7 +468,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         T: 'r,
     {
         let revision = version.revision();
-        let lapped = !self.ring.publish(revision, version);
+        let displaced = self.ring.publish(revision, version);
+        let lapped = displaced.is_none();
         // (F1) orders this write — the install, the revision, the ring slot —
         // before the loads of the subscriber list and each `waiting` flag
         // (pairs with F2 in `Subscribers::register` and F3 in
@@ -474,6 +491,8 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             // Last: the journal sees what watchers see, once (J1).
             journal.record(&self.name, version);
         }
+        // Only now may a user `Drop` run.
+        dispose(displaced);
     }
 
     /// P1 step 2 for a writer: settles the cell's version and says what
@@ -572,7 +591,10 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             Base::Absent(_) => true,
         };
         let payload = Payload::Live { value, created };
-        match self.install(cell, &current, &base, payload) {
+        let installed = self.install(cell, &current, &base, payload);
+        dispose(base);
+        dispose(current);
+        match installed {
             Ok(_) if created => Ok(SetResult::Created),
             Ok(_) => Ok(SetResult::Updated),
             Err(Payload::Live { value, .. }) => Err(value),
@@ -610,7 +632,10 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                     value: new,
                     created: false,
                 };
-                Ok(match self.install(cell, &current, &base, payload) {
+                let installed = self.install(cell, &current, &base, payload);
+                dispose(base);
+                dispose(current);
+                Ok(match installed {
                     Ok(_) => Attempt::Done(true),
                     Err(_) => Attempt::Retry,
                 })
@@ -639,13 +664,16 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 };
                 let previous = Arc::clone(previous);
                 let payload = Payload::Deleted(Arc::clone(&previous));
-                match self.install(cell, &current, &base, payload) {
+                let attempt = match self.install(cell, &current, &base, payload) {
                     Ok(tombstone) => {
                         self.retire(cell, &tombstone);
                         Attempt::Done(Some(previous))
                     }
                     Err(_) => Attempt::Retry,
-                }
+                };
+                dispose(base);
+                dispose(current);
+                attempt
             });
             if let Attempt::Done(previous) = attempt {
                 return previous;
@@ -1011,6 +1039,15 @@ fn newer_committed<T>(version: &Version<T>) -> bool {
         ),
         Status::Pending | Status::Aborted => false,
     }
+}
+
+/// Drops `garbage` — what a write displaced or held, possibly the last
+/// owner of a replaced value — once the write's protocol is done, catching
+/// a panic in a value's `Drop` (see "Dropping what a write replaced").
+pub(super) fn dispose<G>(garbage: G) {
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(garbage)));
+    // The panic hook has reported it; the write it followed stands.
+    let _ = dropped;
 }
 
 /// The change in the live count when `payload` replaces `base`.

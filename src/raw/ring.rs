@@ -83,18 +83,25 @@ impl<T> Ring<T> {
         &self.slots[(revision & self.mask) as usize]
     }
 
-    /// Publishes `version`, stamped `revision`, into its slot. False if the slot already holds a
-    /// newer revision (this producer was lapped); the version is then dropped.
-    pub(crate) fn publish(&self, revision: u64, version: &Arc<Version<T>>) -> bool {
+    /// Publishes `version`, stamped `revision`, into its slot, and hands
+    /// back what it displaced — possibly the last owner of an old value,
+    /// which the caller drops once its protocol is done (`kind.rs`,
+    /// "Dropping what a write replaced"). `None` if the slot already holds
+    /// a newer revision (this producer was lapped).
+    pub(crate) fn publish(
+        &self,
+        revision: u64,
+        version: &Arc<Version<T>>,
+    ) -> Option<ArcCellGuard<Version<T>>> {
         debug_assert_eq!(version.revision(), revision);
         let slot = self.slot(revision);
         loop {
             let current = slot.load();
             if current.revision() > revision {
-                return false;
+                return None;
             }
             if slot.compare_and_swap(&current, version) {
-                return true;
+                return Some(current);
             }
         }
     }
@@ -171,23 +178,23 @@ mod tests {
             matches!(ring.read(1), SlotRead::NotYet),
             "the initial stamp is 0"
         );
-        assert!(ring.publish(1, &version(1)));
+        assert!(ring.publish(1, &version(1)).is_some());
         assert!(matches!(ring.read(1), SlotRead::Published(v) if v.revision() == 1));
         assert!(ring.is_published(1));
         assert!(
             matches!(ring.read(5), SlotRead::NotYet),
             "same slot, older stamp"
         );
-        assert!(ring.publish(5, &version(5)));
+        assert!(ring.publish(5, &version(5)).is_some());
         assert!(matches!(ring.read(1), SlotRead::Overwritten), "lapped");
     }
 
     #[test]
     fn a_publisher_never_replaces_a_newer_revision() {
         let ring = Ring::<u32>::new(2);
-        assert!(ring.publish(4, &version(4)));
+        assert!(ring.publish(4, &version(4)).is_some());
         assert!(
-            !ring.publish(2, &version(2)),
+            ring.publish(2, &version(2)).is_none(),
             "a stalled producer is told it was lapped"
         );
         assert!(matches!(ring.read(4), SlotRead::Published(v) if v.revision() == 4));
