@@ -12,6 +12,11 @@
 //!   their streams; timed: batches of 512 writes, each until every watcher
 //!   has received all of it. On 2 cores this includes the consumers' CPU and
 //!   the wake-ups: read it as delivered events per second, not writer cost.
+//! * `watch_idle/{0,1,100,1000,10000}`: a single writer updates 1K keys of
+//!   one kind while N idle watches on it are live — created, never polled
+//!   (issue 11, item 6: none waits, so none should cost a write; `1` shows
+//!   what being watched at all costs, the previous values attached).
+//!   Timed: the writes alone.
 //! * `watch_replay/<n>`: subscribe with replay to a kind of n keys (the base
 //!   size, 100K) and consume the replay.
 //!
@@ -133,6 +138,32 @@ fn watch_writer(c: &mut Criterion) {
     }
 }
 
+/// `watch_idle`: the writer's cost with `watchers` watches that are never
+/// polled.
+fn idle_cost(c: &mut Criterion, keys: &[String], watchers: usize) {
+    let fanout = Zestor::new();
+    write_batch(&fanout, keys, keys.len() as u64);
+    let idle: Vec<_> = (0..watchers).map(|_| fanout.subscribe()).collect();
+    let mut group = c.benchmark_group("watch_idle");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new(fanout.name(), watchers), |b| {
+        b.iter_custom(|iters| {
+            let began = Instant::now();
+            write_batch(&fanout, keys, iters);
+            began.elapsed()
+        })
+    });
+    group.finish();
+    drop(idle);
+}
+
+fn watch_idle(c: &mut Criterion) {
+    let keys = Keys::new(1_000).present;
+    for watchers in [0, 1, 100, 1_000, 10_000] {
+        idle_cost(c, &keys, watchers);
+    }
+}
+
 fn watch_replay(c: &mut Criterion) {
     let n = support::base_size();
     let keys = Keys::new(n);
@@ -175,6 +206,6 @@ fn watch_replay(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = support::criterion();
-    targets = watch_writer, watch_replay
+    targets = watch_writer, watch_idle, watch_replay
 }
 criterion_main!(benches);

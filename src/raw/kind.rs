@@ -483,7 +483,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         }
         // A producer that was lapped must not publish silently: every
         // current subscriber may be waiting at this revision.
-        self.subscribers.wake(|_| lapped);
+        self.subscribers.wake(lapped);
         for replaced in replaced {
             self.snapshots.pin(replaced, revision);
         }
@@ -887,7 +887,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         start: Start,
         filter: Filter,
     ) -> Result<Cursor<T>, Compacted> {
-        let subscriber = Arc::new(Subscriber::wanting_previous(filter.previous));
+        let subscriber = Arc::new(self.subscribers.subscriber(filter.previous));
         self.subscribers.register(&subscriber);
         let cursor = |next, replay| {
             Cursor::new(
@@ -1003,7 +1003,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// `store.rs`, which fenced after writing the flag and before finding
     /// this kind).
     pub(crate) fn wake_all(&self) {
-        self.subscribers.wake(|_| false);
+        self.subscribers.wake(false);
     }
 }
 

@@ -59,9 +59,9 @@
 //!
 //! | fence | where | orders | pairs with |
 //! |---|---|---|---|
-//! | F1 | every producer after its write (`RawKind::publish`), after marking an overflow (`Subscriber::mark_overflowed`), `RawStore::close` before it scans the kinds, and a graveyard sweep (`RawKind::sweep`) | the write (revision, ring slot, flag) before the loads of the subscriber list, each `waiting` flag, and the snapshot registry | F2, F3 |
+//! | F1 | every producer after its write (`RawKind::publish`), after marking an overflow (`Subscriber::mark_overflowed`), `RawStore::close` before it scans the kinds, and a graveyard sweep (`RawKind::sweep`) | the write (revision, ring slot, flag) before the loads of the subscriber list, the count of sleepers, each `waiting` flag, and the snapshot registry | F2, F3 |
 //! | F2 | `Subscribers::register`, after adding a subscriber; `SnapshotRegistry::register`, after adding a snapshot | the registration before the reads that follow it: the ring; `head`, which fixes the snapshot's revision | F1 |
-//! | F3 | `Subscriber::prepare_wait`, before sleeping | `waiting = true` before the re-check | F1 |
+//! | F3 | `Subscriber::prepare_wait`, before sleeping | `waiting = true` and the kind's count of sleepers before the re-check | F1 |
 //!
 //! # Linearization points
 //!
