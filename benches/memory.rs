@@ -13,7 +13,10 @@
 //! over steady` = the most the heap grew above the filled state during the
 //! churn (tombstones, epoch-deferred frees, resize leftovers), and `after
 //! churn` = what is still above it at the end. Written to
-//! `$CARGO_TARGET_DIR/zestor-bench/memory.{csv,json}`.
+//! `$CARGO_TARGET_DIR/zestor-bench/memory.{csv,json}`. Then, in children of
+//! their own: what held snapshots keep alive (`pins.csv`), and what history
+//! keeps alive under each `StoreBuilder::history` setting, after `close`,
+//! and per empty kind (`history.csv`).
 
 mod support;
 
@@ -202,7 +205,57 @@ fn pins_here(n: usize, held: usize, writes: usize) -> String {
     )
 }
 
+/// What history keeps alive (issue 11): bytes still allocated above the
+/// live value after 300 overwrites of one key with 1 MiB values, for each
+/// `history` setting, unwatched and with one idle watch; then after
+/// `close`. One CSV row per setting: label, retained, after close.
+fn history_here() -> Vec<String> {
+    const MIB: usize = 1 << 20;
+    let settings: [(&str, usize, bool); 4] = [
+        ("history(0)", 0, false),
+        ("default (16)", 16, false),
+        ("history(1024)", 1024, false),
+        ("watched (16)", 16, true),
+    ];
+    let mut rows = Vec::new();
+    for (label, history, watched) in settings {
+        let store = zestor::Store::<Vec<u8>>::builder().history(history).build();
+        store.set("blobs", "big", vec![0; MIB]).unwrap();
+        let watch = watched.then(|| {
+            store
+                .watch("blobs", zestor::WatchOptions::new().buffer_size(1024))
+                .unwrap()
+        });
+        let before = CURRENT.load(Ordering::Relaxed);
+        for round in 1..=300u32 {
+            store.set("blobs", "big", vec![round as u8; MIB]).unwrap();
+        }
+        let retained = CURRENT.load(Ordering::Relaxed).saturating_sub(before);
+        store.close();
+        let after_close = CURRENT.load(Ordering::Relaxed).saturating_sub(before);
+        drop(watch);
+        rows.push(format!("{label},{retained},{after_close}"));
+    }
+    // An empty kind: what a `kind()` handle on a new name creates.
+    let store = zestor::Store::<Vec<u8>>::new();
+    let kinds = 10_000;
+    let before = CURRENT.load(Ordering::Relaxed);
+    let handles: Vec<_> = (0..kinds)
+        .map(|i| store.kind(&format!("kind-{i}")).unwrap())
+        .collect();
+    let per_kind = CURRENT.load(Ordering::Relaxed).saturating_sub(before) / kinds;
+    drop(handles);
+    rows.push(format!("empty kind,{per_kind},"));
+    rows
+}
+
 fn main() {
+    if std::env::var("ZESTOR_MEMORY_HISTORY").is_ok() {
+        for row in history_here() {
+            println!("{row}");
+        }
+        return;
+    }
     if std::env::var("ZESTOR_MEMORY_PINS").is_ok() {
         let quick = support::quick();
         let (n, writes) = if quick {
@@ -307,4 +360,26 @@ fn main() {
         let _ = writeln!(csv, "{row}");
     }
     std::fs::write(dir.join("pins.csv"), csv).expect("write pins.csv");
+
+    // What history keeps alive, in a child of its own.
+    let output = Command::new(&exe)
+        .args(std::env::args().skip(1))
+        .env("ZESTOR_MEMORY_HISTORY", "1")
+        .output()
+        .expect("run the measuring child");
+    assert!(
+        output.status.success(),
+        "history: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!();
+    println!("zestor: what history keeps alive (300 overwrites of one key, 1 MiB values; bytes above the live value)");
+    println!("{:<18} {:>14} {:>14}", "setting", "retained", "after close");
+    let mut csv = String::from("setting,retained_bytes,after_close_bytes\n");
+    for row in String::from_utf8(output.stdout).expect("UTF-8").lines() {
+        let fields: Vec<&str> = row.split(',').collect();
+        println!("{:<18} {:>14} {:>14}", fields[0], fields[1], fields[2]);
+        let _ = writeln!(csv, "{row}");
+    }
+    std::fs::write(dir.join("history.csv"), csv).expect("write history.csv");
 }

@@ -1,7 +1,9 @@
 //! Group 3: writes, one thread, at each store size.
 //!
 //! * `update_existing`: `set` of an existing key to a new value (uniform);
-//!   zestor also through `update` with a closure (`zestor_update`);
+//!   zestor also through `update` with a closure (`zestor_update`), and
+//!   with `history` set to the whole ring (`zestor_keep_ring`: no slot
+//!   released, the cost before issue 11);
 //! * `insert_new`: `set` of a key that is not there. Fresh keys sit between
 //!   the existing ones (`support::absent_key`), so ordered structures insert
 //!   all over the key space. Inserted in chunks that are deleted again
@@ -154,6 +156,33 @@ fn zestor_update_closure(writes: &mut Writes<'_>, fill: &[&str]) {
     group.finish();
 }
 
+/// zestor's `set` on a store that keeps its whole ring as history
+/// (`history(ring_capacity)`: nothing released, the behaviour before issue
+/// 11), beside the default `zestor` (history 16: each unwatched write
+/// releases the slot 16 revisions back).
+fn zestor_keeping_the_ring(writes: &mut Writes<'_>, fill: &[&str]) {
+    let store = zestor::Store::<Record>::builder()
+        .history(zestor::StoreBuilder::<Record>::DEFAULT_RING_CAPACITY)
+        .build();
+    contenders::fill(&contenders::ZestorStore(store.clone()), fill);
+    let (keys, updates) = (&writes.keys.present, &writes.updates);
+    let mut group = writes.criterion.benchmark_group("update_existing");
+    group.bench_function(BenchmarkId::new("zestor_keep_ring", &writes.label), |b| {
+        let mask = updates.len() - 1;
+        let mut next = 0usize;
+        b.iter(|| {
+            let index = updates[next & mask];
+            next = next.wrapping_add(1);
+            store.set(
+                KIND,
+                &keys[index as usize],
+                Record::new(index.into(), stamp()),
+            )
+        })
+    });
+    group.finish();
+}
+
 fn writes(criterion: &mut Criterion) {
     for n in support::sizes() {
         let keys = Keys::new(n);
@@ -175,6 +204,7 @@ fn writes(criterion: &mut Criterion) {
             contenders::visit(family, &fill, Variants::All, &mut writes);
         }
         zestor_update_closure(&mut writes, &fill);
+        zestor_keeping_the_ring(&mut writes, &fill);
     }
 }
 

@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A bound=(
+  [history]=3
   [i6_cells]=3
   [p1_writes]=2
   [p3_ring]=3
@@ -26,7 +27,7 @@ declare -A bound=(
   [p7_batches]=2
   [previous_values]=3
 )
-models=(${LOOM_MODELS:-i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches previous_values})
+models=(${LOOM_MODELS:-history i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches previous_values})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.

@@ -7,8 +7,10 @@
 //! consumer's view of it: the replica minus the changes not yet yielded,
 //! which wait in a *backlog*, one entry per key (a controller's work queue).
 //!
-//! * **Syncing** (at creation, and whenever its watch overflows or cannot
-//!   resume): take a snapshot at `S`, subscribe at `S + 1` at once, then
+//! * **Syncing** (at creation, and whenever its watch overflows): subscribe,
+//!   then take a snapshot at `S` and start the watch at `S + 1` (P4 without
+//!   its replay: registered first, the watch holds the kind's history after
+//!   `S`, so it never fails with `Compacted`, whatever `history` is), then
 //!   walk the snapshot, look each key up in the replica, and stage every
 //!   difference — a key changed, added or removed — in the backlog, in key
 //!   order, stamped `S`. The walk drains the new watch every [`DRAIN_EVERY`] keys into a
@@ -17,8 +19,8 @@
 //!   that outruns the walk, or a walker preempted for a whole ring), the
 //!   backlog the walk found is yielded first, and the mirror walks again
 //!   when it is empty: each walk serves the consumer all it found. No change is lost between the
-//!   snapshot and the watch: the watch starts exactly after `S` (P4/P6 in
-//!   `raw/kind.rs`; loom `p6_snapshots::start_revision_races_a_lapping_ring`),
+//!   snapshot and the watch: the watch starts exactly after `S` (P4 in
+//!   `raw/kind.rs`; loom `p4_replay`),
 //!   and a write in flight during the walk is in the snapshot or after `S`.
 //! * **Keeping up**: with nothing in the backlog, each event of the watch
 //!   is applied to the replica and yielded at once, with the value it
@@ -50,7 +52,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::error::WatchError;
-use crate::raw::cursor::{Filter, Start};
+use crate::raw::cursor::Filter;
 use crate::raw::kind::{RawKind, RawSnapshot};
 use crate::raw::store::RawStore;
 use crate::raw::version::{EventType, EventTypes};
@@ -574,8 +576,8 @@ struct Synced<T: Send + Sync + 'static> {
     stale: bool,
 }
 
-/// Syncs against `replica`, trying again while the ring moves past each
-/// snapshot before its watch can subscribe (a ring lapped in microseconds).
+/// Syncs against `replica` (see the module docs): the watch registers
+/// before the snapshot is taken, so it always starts right after it.
 fn sync_until_done<T: Send + Sync + 'static>(
     store: &Arc<RawStore<T>>,
     raw: &Arc<RawKind<T>>,
@@ -583,27 +585,21 @@ fn sync_until_done<T: Send + Sync + 'static>(
     replica: &mut Map<Held<T>>,
     syncs: &mut u64,
 ) -> Result<Synced<T>, WatchError> {
-    loop {
-        *syncs += 1;
-        if let Some(synced) = sync(store, raw, options, replica, *syncs)? {
-            return Ok(synced);
-        }
-    }
+    *syncs += 1;
+    sync(store, raw, options, replica, *syncs)
 }
 
-/// One attempt to sync against `replica` (see the module docs): `None` if
-/// the ring moved past the snapshot before the watch could subscribe.
+/// One sync against `replica` (see the module docs).
 fn sync<T: Send + Sync + 'static>(
     store: &Arc<RawStore<T>>,
     raw: &Arc<RawKind<T>>,
     options: &WatchOptions,
     replica: &mut Map<Held<T>>,
     attempt: u64,
-) -> Result<Option<Synced<T>>, WatchError> {
+) -> Result<Synced<T>, WatchError> {
     if store.is_closed() {
         return Err(WatchError::Closed);
     }
-    let snapshot = raw.snapshot();
     let filter = Filter {
         buffer: options.buffer_size as u64,
         // The replica needs every change; the mirror filters what it shows.
@@ -612,9 +608,7 @@ fn sync<T: Send + Sync + 'static>(
         // The replica knows what each write replaced.
         previous: false,
     };
-    let Ok(cursor) = raw.subscribe(Start::At(snapshot.revision() + 1), filter) else {
-        return Ok(None);
-    };
+    let (cursor, snapshot) = raw.subscribe_at_snapshot(filter);
     let revision = snapshot.revision();
     let mut watch = Watch::new(Arc::clone(store), cursor);
     let mut early = Vec::new();
@@ -628,13 +622,13 @@ fn sync<T: Send + Sync + 'static>(
     )?;
     drain_into(&mut watch, &mut early, &mut stale)?;
     drop(snapshot);
-    Ok(Some(Synced {
+    Ok(Synced {
         revision,
         watch,
         changes,
         early,
         stale,
-    }))
+    })
 }
 
 /// Moves what `watch` has ready into `early`. Once it overflowed (`stale`)

@@ -72,6 +72,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             compare: UsePartialEq,
             validators: HashMap::new(),
             ring_capacity: StoreBuilder::<T>::DEFAULT_RING_CAPACITY,
+            history: StoreBuilder::<T>::DEFAULT_HISTORY,
             hashing: KeyHashing::default(),
             journal: None,
         }
@@ -84,6 +85,7 @@ impl<T: Send + Sync + 'static> Store<T> {
                 compare,
                 validators: builder.validators,
                 ring_capacity,
+                history: builder.history,
                 hashing: builder.hashing,
                 journal: builder
                     .journal
@@ -546,6 +548,7 @@ pub struct StoreBuilder<T, C = UsePartialEq> {
     compare: C,
     validators: HashMap<String, Arc<ValidateFn<T>>>,
     ring_capacity: usize,
+    history: usize,
     hashing: KeyHashing,
     journal: Option<Arc<dyn Journal<T>>>,
 }
@@ -555,6 +558,9 @@ impl<T, C> StoreBuilder<T, C> {
     pub const DEFAULT_RING_CAPACITY: usize = 1024;
     /// The largest ring capacity; larger requests are clamped to it.
     pub const MAX_RING_CAPACITY: usize = 1 << 20;
+    /// The history an unwatched kind keeps when none is set: its last 16
+    /// revisions.
+    pub const DEFAULT_HISTORY: usize = 16;
 
     /// Sets the compare function: `true` means old and new are equal, so a
     /// `set` or `update` stores nothing and emits no event.
@@ -566,6 +572,7 @@ impl<T, C> StoreBuilder<T, C> {
             compare,
             validators: self.validators,
             ring_capacity: self.ring_capacity,
+            history: self.history,
             hashing: self.hashing,
             journal: self.journal,
         }
@@ -603,6 +610,38 @@ impl<T, C> StoreBuilder<T, C> {
         self
     }
 
+    /// How many of its latest revisions a kind keeps while nobody watches
+    /// it, for watches that resume from the past
+    /// ([`start_revision`](crate::WatchOptions::start_revision)); default
+    /// [`DEFAULT_HISTORY`](Self::DEFAULT_HISTORY) (16), clamped to the ring
+    /// capacity.
+    ///
+    /// This is the memory bound of history: an unwatched kind keeps alive
+    /// its live values plus the values its last `revisions` writes replaced
+    /// or deleted; a watched kind, of its last `ring_capacity` writes, since
+    /// its watchers may still need them. Older revisions are freed by the
+    /// next write, and a watch resumed from one fails with
+    /// [`Error::Compacted`](crate::Error::Compacted). Choose `0` to keep no
+    /// history (a value is freed as soon as it is replaced and no watcher
+    /// can need it), or the ring capacity to keep everything the ring holds
+    /// (the behaviour before this setting existed).
+    ///
+    /// ```
+    /// use zestor::{Store, WatchOptions};
+    ///
+    /// let store = Store::<Vec<u8>>::builder().history(2).build();
+    /// for round in 0..10u8 {
+    ///     store.set("blobs", "big", vec![round; 1 << 20]).unwrap();
+    /// }
+    /// // Revisions 9 and 10 are kept; 8 and older, with their megabytes, are gone.
+    /// assert!(store.watch("blobs", WatchOptions::new().start_revision(9)).is_ok());
+    /// assert!(store.watch("blobs", WatchOptions::new().start_revision(8)).is_err());
+    /// ```
+    pub fn history(mut self, revisions: usize) -> Self {
+        self.history = revisions;
+        self
+    }
+
     /// Makes `journal` the store's copy of record: it is told every
     /// revision and asked before and after every write (see [`Journal`]).
     /// This is how `zestor-durable` keeps a store on disk; most users call
@@ -618,6 +657,7 @@ impl<T, C> StoreBuilder<T, C> {
             compare: (),
             validators: self.validators,
             ring_capacity: self.ring_capacity,
+            history: self.history,
             hashing: self.hashing,
             journal: self.journal,
         };
@@ -659,6 +699,7 @@ impl<T, C> fmt::Debug for StoreBuilder<T, C> {
         f.debug_struct("StoreBuilder")
             .field("validated_kinds", &kinds)
             .field("ring_capacity", &self.ring_capacity)
+            .field("history", &self.history)
             .field("journal", &self.journal.is_some())
             .finish_non_exhaustive()
     }

@@ -199,6 +199,9 @@ pub(crate) struct RawKind<T> {
     /// The revision the kind was restored at (J3, `journal.rs`), 0 if it
     /// was not: the ring holds nothing at or below it.
     floor: u64,
+    /// How many of its latest revisions the kind keeps while unwatched
+    /// (`ring.rs`, "History"); the ring's capacity keeps them all.
+    history: u64,
 }
 
 /// One attempt of a write loop: finished, or lost a race and must go again.
@@ -322,7 +325,15 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             validator,
             journal: None,
             floor: 0,
+            history: ring_capacity as u64,
         }
+    }
+
+    /// The same kind, keeping only its last `history` revisions while
+    /// nobody watches it (`ring.rs`, "History").
+    pub(crate) fn with_history(mut self, history: u64) -> Self {
+        self.history = history.min(self.ring.capacity());
+        self
     }
 
     /// The same kind, telling `journal` every revision it publishes.
@@ -491,8 +502,20 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             // Last: the journal sees what watchers see, once (J1).
             journal.record(&self.name, version);
         }
+        if !lapped && self.history < self.ring.capacity() && self.subscribers.is_empty() {
+            // After F1, with nobody registered: no consumer can need the
+            // history past what the kind keeps (`ring.rs`, "History").
+            if let Some(through) = revision.checked_sub(self.history).filter(|&r| r > 0) {
+                self.ring.release_through(through, dispose);
+            }
+        }
         // Only now may a user `Drop` run.
         dispose(displaced);
+    }
+
+    /// Releases the whole ring: for `close` (`ring.rs`, "History").
+    pub(crate) fn release_history(&self) {
+        self.ring.release_all(dispose);
     }
 
     /// P1 step 2 for a writer: settles the cell's version and says what
@@ -927,9 +950,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                     let head = self.head.load(Ordering::Relaxed);
                     return Err(Compacted {
                         requested,
-                        oldest: (self.floor + 1)
-                            .max(head.saturating_sub(self.ring.capacity()))
-                            .max(1),
+                        oldest: (self.floor + 1).max(self.ring.oldest(head)),
                     });
                 }
                 let kept = match self.keep_previous(requested) {
@@ -948,6 +969,28 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         }
     }
 
+    /// Registers a subscriber, then takes a snapshot at `R`, and returns
+    /// both with the cursor at `R + 1`: P4 without the replay, for a caller
+    /// that walks the snapshot itself (the mirror). Registered first, the
+    /// subscriber holds the history after `R` (`ring.rs`, "History"), so
+    /// this never fails with `Compacted`.
+    pub(crate) fn subscribe_at_snapshot(
+        self: &Arc<Self>,
+        filter: Filter,
+    ) -> (Cursor<T>, RawSnapshot<T>) {
+        let subscriber = Arc::new(self.subscribers.subscriber(filter.previous));
+        self.subscribers.register(&subscriber);
+        let snapshot = self.snapshot();
+        let cursor = Cursor::new(
+            Arc::clone(self),
+            subscriber,
+            snapshot.revision + 1,
+            filter,
+            Vec::new(),
+        );
+        (cursor, snapshot)
+    }
+
     /// For a cursor starting at the past revision `requested`, subscribed
     /// already: the replaced values of the updates published since, which
     /// their publishers may not have attached (`ring.rs`, "Previous
@@ -964,9 +1007,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 SlotRead::Overwritten => {
                     return Err(Compacted {
                         requested,
-                        oldest: head
-                            .saturating_sub(self.ring.capacity())
-                            .max(self.floor + 1),
+                        oldest: self.ring.oldest(head).max(self.floor + 1),
                     })
                 }
             };

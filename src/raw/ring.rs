@@ -15,6 +15,40 @@
 //!
 //! The ring keeps at most `C` recent versions alive.
 //!
+//! # History
+//!
+//! What the ring holds beyond the watchers' needs is history, kept only for
+//! watches that resume from a past revision (`start_revision`): a kind
+//! keeps its last `h` revisions (`StoreBuilder::history`, at most `C`)
+//! when nobody watches it. A publisher of revision `r` that, after its
+//! F1, finds no subscriber registered releases the slots of revisions up
+//! to `r − h` still in the ring: it raises `released_below` to `r − h + 1`,
+//! then CASes each such slot, if it still holds exactly its revision, back
+//! to the vacant hole, and drops what it held once its own write is done.
+//! A released revision reads as overwritten.
+//!
+//! * **No registered consumer loses an event.** A consumer registered
+//!   before the publisher's F1 is seen (its F2 pairs with F1), and nothing
+//!   is released. One registered after it reads `head` after its F2, so it
+//!   starts above `r`, above everything `r` releases — whenever the
+//!   release actually runs. A watch resumed from a released revision fails
+//!   with `Compacted`, or, if the release lands between its check and its
+//!   read, gets `Overflow`: an explicit end either way, as when the ring
+//!   laps it.
+//! * **A vacant slot is not mistaken for a gap.** It holds revision 0, so
+//!   a consumer waiting for an unpublished revision at or above the mark
+//!   waits; below the mark it reads "overwritten". The mark is raised
+//!   before the slot CASes (Release), so a consumer whose Acquire load
+//!   finds the vacant hole also sees the mark.
+//! * **What it keeps alive**: an unwatched kind, the versions (and
+//!   tombstones) of its last `h` revisions; a watched one, of its last `C`.
+//!   A revision still unpublished when the mark passed it (its writer
+//!   stalled) is published into its vacant slot and stays until the ring
+//!   reuses the slot. After a watched period, the next unwatched write
+//!   releases what the watchers kept (up to `C` slots at once).
+//! * `close` releases every slot (`release_all`): nobody reads the ring
+//!   after it.
+//!
 //! # Previous values
 //!
 //! An update event carries the value it replaced (`Event::previous`). The
@@ -42,11 +76,17 @@
 //!   kind, released as the ring moves on.
 
 use super::version::{Payload, Version};
-use crate::sync::{Arc, ArcCell, ArcCellGuard};
+use crate::sync::{Arc, ArcCell, ArcCellGuard, AtomicU64, Ordering};
 
 pub(crate) struct Ring<T> {
     slots: Box<[ArcCell<Version<T>>]>,
     mask: u64,
+    /// The revision-0 hole every slot starts with, and holds again once
+    /// released (see "History").
+    vacant: Arc<Version<T>>,
+    /// Every revision below it may have been released: a consumer waiting
+    /// for one that finds its slot vacant reads it as overwritten.
+    released_below: AtomicU64,
 }
 
 /// What a consumer finds in the slot of the revision it waits for.
@@ -64,12 +104,55 @@ impl<T> Ring<T> {
     /// hole that every real revision (from 1) is newer than.
     pub(crate) fn new(capacity: usize) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        let initial = Arc::new(Version::committed(0, Arc::from(""), Payload::Hole));
+        let vacant = Arc::new(Version::committed(0, Arc::from(""), Payload::Hole));
         Ring {
             slots: (0..capacity)
-                .map(|_| ArcCell::new(Arc::clone(&initial)))
+                .map(|_| ArcCell::new(Arc::clone(&vacant)))
                 .collect(),
             mask: capacity as u64 - 1,
+            vacant,
+            released_below: AtomicU64::new(1),
+        }
+    }
+
+    /// The oldest revision a consumer may still find: none below it was
+    /// released, and the ring has not lapped it as of `head`.
+    pub(crate) fn oldest(&self, head: u64) -> u64 {
+        head.saturating_sub(self.capacity())
+            .max(self.released_below.load(Ordering::Relaxed))
+            .max(1)
+    }
+
+    /// Releases the slots of the published revisions up to `through` that
+    /// are still in the ring, handing each displaced version to `dispose`
+    /// (see "History"). The caller has made sure no registered consumer
+    /// can need them.
+    pub(crate) fn release_through(
+        &self,
+        through: u64,
+        mut dispose: impl FnMut(ArcCellGuard<Version<T>>),
+    ) {
+        let below = through + 1;
+        // Relaxed: the slot CASes below (Release) carry this value to any
+        // consumer that finds their vacant hole (their Acquire load).
+        let from = self.released_below.fetch_max(below, Ordering::Relaxed);
+        for revision in from.max(below.saturating_sub(self.capacity()))..below {
+            let slot = self.slot(revision);
+            let current = slot.load();
+            if current.revision() == revision && slot.compare_and_swap(&current, &self.vacant) {
+                dispose(current);
+            }
+        }
+    }
+
+    /// Releases every slot: for `close`, after which nobody reads the ring.
+    pub(crate) fn release_all(&self, mut dispose: impl FnMut(ArcCellGuard<Version<T>>)) {
+        self.released_below.fetch_max(u64::MAX, Ordering::Relaxed);
+        for slot in self.slots.iter() {
+            let current = slot.load();
+            if slot.compare_and_swap(&current, &self.vacant) {
+                dispose(current);
+            }
         }
     }
 
@@ -151,6 +234,11 @@ impl<T> Ring<T> {
         let current = self.slot(revision).load();
         match current.revision().cmp(&revision) {
             std::cmp::Ordering::Equal => SlotRead::Published(current),
+            // Relaxed: a vacant hole put back by a release was loaded
+            // Acquire above, after the release raised the mark (History).
+            std::cmp::Ordering::Less if revision < self.released_below.load(Ordering::Relaxed) => {
+                SlotRead::Overwritten
+            }
             std::cmp::Ordering::Less => SlotRead::NotYet,
             std::cmp::Ordering::Greater => SlotRead::Overwritten,
         }

@@ -30,7 +30,8 @@
 //! * The flag is Relaxed everywhere: it guards no data. A call that
 //!   happens-after `close` (through any synchronization of the caller's)
 //!   sees it by coherence; the wake-up argument rests on the fences alone.
-//! * The data stays until the last handle drops.
+//! * The data stays until the last handle drops; the event rings, which
+//!   nobody reads after close, are released by it (`ring.rs`, "History").
 
 use std::collections::HashMap;
 use std::ops::{Bound, ControlFlow};
@@ -50,6 +51,8 @@ pub(crate) struct KindConfig<T> {
     pub(crate) validators: HashMap<String, Arc<ValidateFn<T>>>,
     /// Slots in each kind's event ring: a power of two.
     pub(crate) ring_capacity: usize,
+    /// Revisions each kind keeps while unwatched (`ring.rs`, "History").
+    pub(crate) history: usize,
     pub(crate) hashing: KeyHashing,
     /// The copy of record every kind reports to, if any (`journal.rs`).
     pub(crate) journal: Option<Arc<dyn JournalHook<T>>>,
@@ -146,6 +149,7 @@ impl<T: Send + Sync + 'static> RawStore<T> {
             validator,
         )
         .with_journal(config.journal.clone())
+        .with_history(config.history as u64)
     }
 
     /// The journal, if the store has one (`journal.rs`).
@@ -195,6 +199,8 @@ impl<T: Send + Sync + 'static> RawStore<T> {
         fence(Ordering::SeqCst);
         self.scan_kinds(|_, kind| {
             kind.wake_all();
+            // After the flag, which every reader of the ring checks first.
+            kind.release_history();
             ControlFlow::Continue(())
         });
         if let Some(journal) = self.journal() {

@@ -252,6 +252,13 @@ impl Subscribers {
         }
     }
 
+    /// Producer side, after F1: whether no subscriber is registered (the
+    /// Dekker argument of `register`: one registered before F1 is counted).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Relaxed) == 0
+    }
+
     /// Producer side, after F1: whether a registered subscriber wants
     /// previous values (the same Dekker argument as `wake`).
     #[inline]

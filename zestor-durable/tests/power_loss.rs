@@ -80,7 +80,7 @@ fn open_watched(disk: &SimDisk, durability: Durability) -> Store<Val> {
     zestor_durable::open_backend(
         disk.backend(),
         Options::new().durability(durability),
-        |builder| builder.ring_capacity(RING).build(),
+        |builder| builder.ring_capacity(RING).history(RING).build(),
     )
     .expect("open")
 }

@@ -60,11 +60,11 @@ fn a_publish_races_a_lapped_read() {
         let ring = Arc::new(Ring::<u64>::new(2));
         let early = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(1, &version(1)))
+            loom::thread::spawn(move || ring.publish(1, &version(1)).is_some())
         };
         let late = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(3, &version(3)))
+            loom::thread::spawn(move || ring.publish(3, &version(3)).is_some())
         };
         let first = check_read(&ring, 1);
         let second = check_read(&ring, 1);
@@ -94,11 +94,11 @@ fn a_stalled_publisher_is_told_it_was_lapped() {
         let ring = Arc::new(Ring::<u64>::new(1));
         let older = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(1, &version(1)))
+            loom::thread::spawn(move || ring.publish(1, &version(1)).is_some())
         };
         let newer = {
             let ring = Arc::clone(&ring);
-            loom::thread::spawn(move || ring.publish(2, &version(2)))
+            loom::thread::spawn(move || ring.publish(2, &version(2)).is_some())
         };
         let seen = check_read(&ring, 1);
         let older_published = older.join().unwrap();
