@@ -370,6 +370,13 @@ impl<T: Send + Sync + 'static> Watch<T> {
             Step::Pending => None,
             Step::Overflow => {
                 self.end();
+                // `close` releases the rings after setting the flag: a
+                // cursor that found its slot released by it (an Acquire
+                // load of a slot close wrote) sees the flag now. Close
+                // ends a watch with `Closed`, not a stale `Overflow`.
+                if self.store.is_closed() {
+                    return Some(Err(WatchError::Closed));
+                }
                 Some(Err(WatchError::Overflow))
             }
         }

@@ -47,7 +47,11 @@
 //!   reuses the slot. After a watched period, the next unwatched write
 //!   releases what the watchers kept (up to `C` slots at once).
 //! * `close` releases every slot (`release_all`): nobody reads the ring
-//!   after it.
+//!   after it. A watcher racing it may find a slot below the raised mark
+//!   without having seen the closed flag yet; the mark is raised with
+//!   Release and read with Acquire, so it sees the flag once it has seen
+//!   the mark, and `Watch` re-checks the flag before reporting an overflow
+//!   (found by loom `p5_close`).
 //!
 //! # Previous values
 //!
@@ -147,7 +151,10 @@ impl<T> Ring<T> {
 
     /// Releases every slot: for `close`, after which nobody reads the ring.
     pub(crate) fn release_all(&self, mut dispose: impl FnMut(ArcCellGuard<Version<T>>)) {
-        self.released_below.fetch_max(u64::MAX, Ordering::Relaxed);
+        // Release: a consumer that reads this mark (Acquire, in `read`)
+        // also sees what close wrote before, its flag: it ends with
+        // `Closed`, not with the overflow the mark reads as.
+        self.released_below.fetch_max(u64::MAX, Ordering::Release);
         for slot in self.slots.iter() {
             let current = slot.load();
             if slot.compare_and_swap(&current, &self.vacant) {
@@ -234,9 +241,11 @@ impl<T> Ring<T> {
         let current = self.slot(revision).load();
         match current.revision().cmp(&revision) {
             std::cmp::Ordering::Equal => SlotRead::Published(current),
-            // Relaxed: a vacant hole put back by a release was loaded
-            // Acquire above, after the release raised the mark (History).
-            std::cmp::Ordering::Less if revision < self.released_below.load(Ordering::Relaxed) => {
+            // A vacant hole put back by a release was loaded Acquire above,
+            // after the release raised the mark (History). Acquire: pairs
+            // with `release_all`'s Release, so a consumer that sees close's
+            // mark sees the closed flag too.
+            std::cmp::Ordering::Less if revision < self.released_below.load(Ordering::Acquire) => {
                 SlotRead::Overwritten
             }
             std::cmp::Ordering::Less => SlotRead::NotYet,
