@@ -249,6 +249,22 @@ fn history_here() -> Vec<String> {
     rows
 }
 
+/// Runs this binary again with `section` set, for a table measured in a
+/// process of its own; its rows.
+fn child_rows(exe: &std::path::Path, section: &str) -> String {
+    let output = Command::new(exe)
+        .args(std::env::args().skip(1))
+        .env(section, "1")
+        .output()
+        .expect("run the measuring child");
+    assert!(
+        output.status.success(),
+        "{section}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
 fn main() {
     if std::env::var("ZESTOR_MEMORY_HISTORY").is_ok() {
         for row in history_here() {
@@ -334,16 +350,7 @@ fn main() {
     println!("written: {}", dir.join("memory.{csv,json}").display());
 
     // What held snapshots keep alive, in a child of its own.
-    let output = Command::new(&exe)
-        .args(std::env::args().skip(1))
-        .env("ZESTOR_MEMORY_PINS", "1")
-        .output()
-        .expect("run the measuring child");
-    assert!(
-        output.status.success(),
-        "pins: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = child_rows(&exe, "ZESTOR_MEMORY_PINS");
     println!();
     println!("zestor: what held snapshots keep alive (overwrites of random keys, 32-byte values)");
     println!(
@@ -351,7 +358,7 @@ fn main() {
         "held", "writes", "bytes/write held", "bytes left after dropping"
     );
     let mut csv = String::from("held,writes,bytes_per_write_held,bytes_after_drop\n");
-    for row in String::from_utf8(output.stdout).expect("UTF-8").lines() {
+    for row in output.lines() {
         let fields: Vec<&str> = row.split(',').collect();
         println!(
             "{:>6} {:>9} {:>20} {:>26}",
@@ -362,21 +369,12 @@ fn main() {
     std::fs::write(dir.join("pins.csv"), csv).expect("write pins.csv");
 
     // What history keeps alive, in a child of its own.
-    let output = Command::new(&exe)
-        .args(std::env::args().skip(1))
-        .env("ZESTOR_MEMORY_HISTORY", "1")
-        .output()
-        .expect("run the measuring child");
-    assert!(
-        output.status.success(),
-        "history: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = child_rows(&exe, "ZESTOR_MEMORY_HISTORY");
     println!();
     println!("zestor: what history keeps alive (300 overwrites of one key, 1 MiB values; bytes above the live value)");
     println!("{:<18} {:>14} {:>14}", "setting", "retained", "after close");
     let mut csv = String::from("setting,retained_bytes,after_close_bytes\n");
-    for row in String::from_utf8(output.stdout).expect("UTF-8").lines() {
+    for row in output.lines() {
         let fields: Vec<&str> = row.split(',').collect();
         println!("{:<18} {:>14} {:>14}", fields[0], fields[1], fields[2]);
         let _ = writeln!(csv, "{row}");
