@@ -310,8 +310,12 @@ fn a_panicking_drop_neither_fails_the_write_nor_loses_a_wake_up() {
     }
     *armed_on.lock().unwrap() = None;
     std::panic::set_hook(quiet);
+    // Every write stayed stored: the three keys, each at its last value.
+    let stored = store.count("k");
+    let last = store.get("k", "key-2").map(|value| value.map(|v| v.id));
     store.close();
     watcher.join().unwrap();
     outcome.unwrap();
-    assert_eq!(store.count("k").unwrap_or(3), 3);
+    assert_eq!(stored.unwrap(), 3);
+    assert_eq!(last.unwrap(), Some(20));
 }
