@@ -131,7 +131,7 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         debug_assert!(cell.is_dead(), "only dead cells are unlinked (I4)");
         self.point.remove_if_same(key, cell);
         self.order.remove_if_same(key, cell);
-        let tombstone = cell.load_full();
+        let tombstone = cell.load();
         let held = match &tombstone.payload {
             Payload::Deleted(held) => held,
             _ => unreachable!("a dead cell holds a tombstone (I4)"),
