@@ -127,6 +127,7 @@ fn a_lagging_watch_overflows_on_a_ring_of_one() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 1,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             watch(A, false, EventMask::ALL, 1), // slot 0: kept up to date
             watch(A, false, EventMask::ALL, 1), // slot 1: left behind
@@ -163,6 +164,7 @@ fn replay_after_deletes_delivers_only_live_entries() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 16,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             Op::SetMany {
                 kind: A,
@@ -200,6 +202,7 @@ fn close_ends_open_watches_and_every_later_call() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 4,
         compare: CompareMode::Coarse,
+        history: None,
         ops: vec![
             watch(B, true, EventMask::ALL, 4),
             set_via(B, K, 1, Via::KeptHandle),
@@ -252,6 +255,7 @@ fn an_update_that_loses_to_its_own_closure_runs_again_without_a_hole() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 4,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             set(A, K, 1),
             watch(A, false, EventMask::ALL, 4), // slot 0
@@ -292,6 +296,7 @@ fn bad_arguments_and_empty_ranges() {
     ops::run(&ops::Input {
         ring_capacity: 0, // clamped to 1
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             set(EmptyKind, K, 1),
             set(A, EmptyKey, 1),
@@ -423,6 +428,7 @@ fn snapshots_transactions_and_resumed_watches_follow_the_model() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 4,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             set(A, K, 1),
             Op::Snapshot {
@@ -497,6 +503,7 @@ fn a_watcher_caught_up_on_a_revision_is_not_behind_for_it() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 1,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             watch(A, false, EventMask::ALL, 1),
             set(A, K, 1),
@@ -517,6 +524,7 @@ fn a_snapshot_of_a_kind_never_written_is_named_for_it() {
     ops::run(&ops::Input {
         ring_capacity: 8,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![Op::Snapshot {
             kind: KindName::B,
             via: Via::Store,
@@ -531,6 +539,7 @@ fn prefix_watches_replay_and_follow_only_their_keys() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 8,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             set(A, K, 1),
             set(A, X, 2),
@@ -569,6 +578,7 @@ fn mirrors_resync_when_they_fall_behind_and_converge() {
     let tally = ops::run(&ops::Input {
         ring_capacity: 4,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             set(A, K, 1),
             set(A, K1, 2),
@@ -646,6 +656,7 @@ fn a_mirror_says_closed_after_close_even_with_a_backlog() {
     ops::run(&ops::Input {
         ring_capacity: 1,
         compare: CompareMode::Exact,
+        history: None,
         ops: vec![
             set(B, X, 4),
             mirror(B, EventMask::ALL, 1, None),
@@ -653,4 +664,32 @@ fn a_mirror_says_closed_after_close_even_with_a_backlog() {
             mirror_recv(0, MirrorRecv::TryRecv, 1),
         ],
     });
+}
+
+/// `history(0)`: an unwatched kind releases each revision as it publishes
+/// it, so resuming from it is `Compacted` (which the model accepts only
+/// where history could have been released); once watched, the kind keeps
+/// its ring, and a watch resumed then gets every event.
+#[test]
+fn released_history_is_compacted_and_a_watched_kind_keeps_its_ring() {
+    use KeyName::*;
+    use KindName::*;
+    let tally = ops::run(&ops::Input {
+        ring_capacity: 8,
+        compare: CompareMode::Exact,
+        history: Some(0),
+        ops: vec![
+            set(A, K, 1),
+            set(A, K, 2),
+            set(A, K, 3),
+            resume(A, 2, 8), // revision 2: released
+            watch(A, false, EventMask::ALL, 8),
+            set(A, K, 4),
+            set(A, K, 5),
+            resume(A, 2, 8), // revision 4: kept for the watch
+        ],
+    });
+    // The live watch and the resumed one each deliver revisions 4 and 5.
+    assert_eq!(tally.events, 4, "{tally:?}");
+    assert_eq!(tally.closes, 2, "{tally:?}");
 }

@@ -302,15 +302,23 @@ impl<'a> Arbitrary<'a> for ops::Op {
     }
 }
 
-/// Ring capacity (`byte % 17`: 0 to 16, where 0 must act as 1), compare
-/// (`byte & 1`: 0 exact, 1 coarse), then ops until the data ends.
+/// Ring capacity (`byte % 17`: 0 to 16, where 0 must act as 1); compare
+/// (`byte & 1`: 0 exact, 1 coarse) and, from the same byte, history
+/// (`(byte >> 1) % 18`: 0 to 16 revisions, 17 the default); then ops until
+/// the data ends.
 impl<'a> Arbitrary<'a> for ops::Input {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let ring_capacity = byte(u)? % 17;
-        let compare = if byte(u)? & 1 == 0 {
+        let config = byte(u)?;
+        let compare = if config & 1 == 0 {
             CompareMode::Exact
         } else {
             CompareMode::Coarse
+        };
+        // 0 to 16 revisions, or (17) the builder's default.
+        let history = match (config >> 1) % 18 {
+            17 => None,
+            history => Some(history),
         };
         let mut ops = Vec::new();
         while !u.is_empty() && ops.len() < MAX_OPS {
@@ -319,6 +327,7 @@ impl<'a> Arbitrary<'a> for ops::Input {
         Ok(ops::Input {
             ring_capacity,
             compare,
+            history,
             ops,
         })
     }

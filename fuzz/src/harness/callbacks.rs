@@ -164,7 +164,7 @@ impl Harness {
         ));
         let rules = rules(Arc::clone(&faults));
         Harness {
-            store: rules.build_store(RING_CAPACITY),
+            store: rules.build_store(RING_CAPACITY, None),
             model: Model::new(rules),
             faults,
             watches: Vec::new(),

@@ -315,8 +315,12 @@ impl Rules {
     }
 
     /// A store running these callbacks.
-    pub fn build_store(&self, ring_capacity: usize) -> Store<u8> {
-        self.configure(Store::<u8>::builder().ring_capacity(ring_capacity))
+    pub fn build_store(&self, ring_capacity: usize, history: Option<usize>) -> Store<u8> {
+        let builder = Store::<u8>::builder().ring_capacity(ring_capacity);
+        self.configure(match history {
+            Some(history) => builder.history(history),
+            None => builder,
+        })
     }
 
     /// Builds the store from `builder` (a fresh one, or one that carries a
@@ -849,6 +853,18 @@ impl Model {
             return Err(Failure::Compacted { requested }.into());
         }
         Ok(())
+    }
+
+    /// Whether a watch the model lets start (`watch` above) may still be
+    /// `Compacted` because its start is history an unwatched kind released:
+    /// each write at revision `r` that found no subscriber may have
+    /// released every revision up to `r − history` (`ring.rs`, "History").
+    pub fn may_be_released(&self, kind: &str, spec: &WatchSpec, history: usize) -> bool {
+        let revision = self.revision(kind);
+        match spec.start(revision) {
+            Some(start) if !spec.replay => start.max(1) + history as u64 <= revision,
+            _ => false,
+        }
     }
 
     /// `mirror` / `mirror_with`: a watch's checks, and neither replay nor
