@@ -13,7 +13,44 @@
 //!   deliver; is smaller — not yet published, wait; is larger — the ring
 //!   lapped the consumer: overflow.
 //!
-//! The ring keeps at most `C` recent versions alive.
+//! The ring keeps at most `C` recent versions alive, and allocates its
+//! slots as publishers first reach them (below).
+//!
+//! # Lazy buckets
+//!
+//! Most kinds are small: a ring of `C` slots allocated up front costs
+//! 8·`C` bytes (8 KB at the default 1,024) even for a kind that is empty or
+//! holds one key. So the slots are split into geometric buckets, boxcar
+//! style: bucket 0 holds slots `[0, B0)` (`B0` = 8), bucket `k ≥ 1` holds
+//! `[B0·2^(k−1), B0·2^k)`, up to `C` (a ring smaller than `B0` is one
+//! bucket of `C` slots). The bucket of an index is its top bit
+//! (`leading_zeros`), so no loop finds it. A directory of `log2(C/B0) + 1`
+//! cells (8 at the default) points each bucket at one shared, empty
+//! `unallocated` bucket until a publisher needs it. An empty kind's ring is
+//! the directory and the sentinel; one that saw a handful of writes, a
+//! bucket or two of 8 slots; a busy one, all `C` slots, as before.
+//!
+//! * **An unallocated bucket is a bucket of vacant holes.** A reader that
+//!   finds the sentinel reads the slot as holding the revision-0 hole:
+//!   not yet published, or overwritten below `released_below` — what it
+//!   would conclude from a real vacant slot. A release skips it: it holds
+//!   nothing to release.
+//! * **Installing a bucket loses no publish.** A publisher that finds the
+//!   sentinel builds a bucket of vacant holes and CASes it in; one that
+//!   loses the race drops its own and uses the winner's. A real bucket is
+//!   never replaced, so every publish lands in the one bucket readers
+//!   find, and a reader's view of a slot still only moves forward: the
+//!   sentinel stands for the vacant hole each new slot starts with. The
+//!   CAS is a Release, so a reader whose Acquire load finds the bucket sees
+//!   its vacant slots; nobody waits for anyone. Shown by loom
+//!   (`tests/loom_ring.rs`: a model where the loser overwrites the winner's
+//!   bucket loses an event).
+//! * **What it costs**: one more Acquire load (the directory cell) per
+//!   slot access, and one allocation per bucket, on its first publish.
+//!   Buckets are kept for the ring's life, `close` included: freeing one
+//!   would race a publisher still writing into it, whose version would be
+//!   freed wherever the bucket's last reference went — not where the
+//!   write drops what it displaced (`kind.rs`).
 //!
 //! # History
 //!
@@ -82,8 +119,15 @@
 use super::version::{Payload, Version};
 use crate::sync::{Arc, ArcCell, ArcCellGuard, AtomicU64, Ordering};
 
+/// The size of bucket 0, as a power of two: 8 slots (see "Lazy buckets").
+const FIRST_BUCKET_BITS: u32 = 3;
+const FIRST_BUCKET: usize = 1 << FIRST_BUCKET_BITS;
+
 pub(crate) struct Ring<T> {
-    slots: Box<[ArcCell<Version<T>>]>,
+    /// The directory: bucket `k` (see "Lazy buckets"), or until a
+    /// publisher needs it the ring's one empty sentinel bucket, which every
+    /// unallocated entry shares (and keeps alive).
+    buckets: Box<[ArcCell<Bucket<T>>]>,
     mask: u64,
     /// The revision-0 hole every slot starts with, and holds again once
     /// released (see "History").
@@ -91,6 +135,36 @@ pub(crate) struct Ring<T> {
     /// Every revision below it may have been released: a consumer waiting
     /// for one that finds its slot vacant reads it as overwritten.
     released_below: AtomicU64,
+}
+
+/// One bucket of slots: allocated whole, on its first publish, and kept
+/// for the ring's life.
+pub(crate) struct Bucket<T> {
+    slots: Box<[ArcCell<Version<T>>]>,
+}
+
+impl<T> Bucket<T> {
+    /// True for the ring's `unallocated` sentinel (the only empty bucket).
+    fn is_unallocated(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+/// The bucket of ring index `index` and the index's offset in it: bucket 0
+/// holds `[0, B0)`, bucket `k ≥ 1` holds `[B0·2^(k−1), B0·2^k)`.
+#[inline]
+fn locate(index: usize) -> (usize, usize) {
+    // The index's top bit, or B0's top bit − 1 below B0 (bucket 0).
+    let top = usize::BITS - 1 - (index | (FIRST_BUCKET - 1)).leading_zeros();
+    let bucket = (top + 1 - FIRST_BUCKET_BITS) as usize;
+    // Bucket k ≥ 1 starts at its top bit; the mask makes bucket 0's 0.
+    let start = (1 << top) & !(FIRST_BUCKET - 1);
+    (bucket, index - start)
+}
+
+/// How many slots bucket `bucket` of a ring of `capacity` slots holds.
+fn bucket_len(bucket: usize, capacity: usize) -> usize {
+    (FIRST_BUCKET << bucket.saturating_sub(1)).min(capacity)
 }
 
 /// What a consumer finds in the slot of the revision it waits for.
@@ -105,13 +179,18 @@ pub(crate) enum SlotRead<T> {
 
 impl<T> Ring<T> {
     /// A ring of `capacity` slots (a power of two), each holding a revision-0
-    /// hole that every real revision (from 1) is newer than.
+    /// hole that every real revision (from 1) is newer than — as buckets
+    /// not yet allocated (see "Lazy buckets").
     pub(crate) fn new(capacity: usize) -> Self {
         debug_assert!(capacity.is_power_of_two());
         let vacant = Arc::new(Version::committed(0, Arc::from(""), Payload::Hole));
+        let unallocated = Arc::new(Bucket {
+            slots: Box::default(),
+        });
+        let (last, _) = locate(capacity - 1);
         Ring {
-            slots: (0..capacity)
-                .map(|_| ArcCell::new(Arc::clone(&vacant)))
+            buckets: (0..=last)
+                .map(|_| ArcCell::new(Arc::clone(&unallocated)))
                 .collect(),
             mask: capacity as u64 - 1,
             vacant,
@@ -141,7 +220,12 @@ impl<T> Ring<T> {
         // consumer that finds their vacant hole (their Acquire load).
         let from = self.released_below.fetch_max(below, Ordering::Relaxed);
         for revision in from.max(below.saturating_sub(self.capacity()))..below {
-            let slot = self.slot(revision);
+            let (bucket, offset) = self.locate(revision);
+            let bucket = self.buckets[bucket].load();
+            // An unallocated bucket holds nothing to release.
+            let Some(slot) = bucket.slots.get(offset) else {
+                continue;
+            };
             let current = slot.load();
             if current.revision() == revision && slot.compare_and_swap(&current, &self.vacant) {
                 dispose(current);
@@ -150,15 +234,19 @@ impl<T> Ring<T> {
     }
 
     /// Releases every slot: for `close`, after which nobody reads the ring.
+    /// The buckets stay allocated (see "Lazy buckets").
     pub(crate) fn release_all(&self, mut dispose: impl FnMut(ArcCellGuard<Version<T>>)) {
         // Release: a consumer that reads this mark (Acquire, in `read`)
         // also sees what close wrote before, its flag: it ends with
         // `Closed`, not with the overflow the mark reads as.
         self.released_below.fetch_max(u64::MAX, Ordering::Release);
-        for slot in self.slots.iter() {
-            let current = slot.load();
-            if slot.compare_and_swap(&current, &self.vacant) {
-                dispose(current);
+        for bucket in self.buckets.iter() {
+            // An unallocated bucket has no slots: nothing to release.
+            for slot in bucket.load().slots.iter() {
+                let current = slot.load();
+                if slot.compare_and_swap(&current, &self.vacant) {
+                    dispose(current);
+                }
             }
         }
     }
@@ -167,10 +255,35 @@ impl<T> Ring<T> {
         self.mask + 1
     }
 
+    /// The bucket and offset of `revision`'s slot.
     #[inline]
-    fn slot(&self, revision: u64) -> &ArcCell<Version<T>> {
-        // The mask keeps the index below `slots.len()`.
-        &self.slots[(revision & self.mask) as usize]
+    fn locate(&self, revision: u64) -> (usize, usize) {
+        // The mask keeps the index below the capacity, so the bucket is
+        // in the directory.
+        locate((revision & self.mask) as usize)
+    }
+
+    /// The bucket `bucket`, allocated: if it is still the sentinel, a new
+    /// bucket of vacant slots is CASed in; a publisher that loses the race
+    /// takes the winner's and drops its own. A real bucket is never
+    /// replaced, so no publish into it is lost (see "Lazy buckets").
+    fn allocated(&self, bucket: usize) -> ArcCellGuard<Bucket<T>> {
+        let cell = &self.buckets[bucket];
+        let current = cell.load();
+        if !current.is_unallocated() {
+            return current;
+        }
+        let len = bucket_len(bucket, self.mask as usize + 1);
+        let fresh = Arc::new(Bucket {
+            slots: (0..len)
+                .map(|_| ArcCell::new(Arc::clone(&self.vacant)))
+                .collect(),
+        });
+        // AcqRel (the CAS): Release publishes the vacant slots built above
+        // to every reader whose Acquire load finds the bucket; on failure,
+        // the winner's bucket is there, loaded again below (Acquire).
+        let _ = cell.compare_and_swap(&current, &fresh);
+        cell.load()
     }
 
     /// Publishes `version`, stamped `revision`, into its slot, and hands
@@ -184,7 +297,9 @@ impl<T> Ring<T> {
         version: &Arc<Version<T>>,
     ) -> Option<ArcCellGuard<Version<T>>> {
         debug_assert_eq!(version.revision(), revision);
-        let slot = self.slot(revision);
+        let (bucket, offset) = self.locate(revision);
+        let bucket = self.allocated(bucket);
+        let slot = &bucket.slots[offset];
         loop {
             let current = slot.load();
             if current.revision() > revision {
@@ -232,24 +347,33 @@ impl<T> Ring<T> {
             payload,
         ));
         // Fails only if a later lap took the slot: nobody can read it now.
-        let _ = self.slot(revision).compare_and_swap(version, &wrapped);
+        // The bucket is allocated: this publisher published into it.
+        let (bucket, offset) = self.locate(revision);
+        if let Some(slot) = self.buckets[bucket].load().slots.get(offset) {
+            let _ = slot.compare_and_swap(version, &wrapped);
+        }
     }
 
-    /// Reads the slot of `revision`.
+    /// Reads the slot of `revision`. A slot of an unallocated bucket reads
+    /// as the vacant hole it stands for (see "Lazy buckets").
     #[inline]
     pub(crate) fn read(&self, revision: u64) -> SlotRead<T> {
-        let current = self.slot(revision).load();
-        match current.revision().cmp(&revision) {
-            std::cmp::Ordering::Equal => SlotRead::Published(current),
-            // A vacant hole put back by a release was loaded Acquire above,
-            // after the release raised the mark (History). Acquire: pairs
-            // with `release_all`'s Release, so a consumer that sees close's
-            // mark sees the closed flag too.
-            std::cmp::Ordering::Less if revision < self.released_below.load(Ordering::Acquire) => {
-                SlotRead::Overwritten
-            }
-            std::cmp::Ordering::Less => SlotRead::NotYet,
-            std::cmp::Ordering::Greater => SlotRead::Overwritten,
+        let (bucket, offset) = self.locate(revision);
+        let found = self.buckets[bucket]
+            .load()
+            .slots
+            .get(offset)
+            .map(|slot| slot.load());
+        match found {
+            Some(current) if current.revision() == revision => SlotRead::Published(current),
+            Some(current) if current.revision() > revision => SlotRead::Overwritten,
+            // An older revision, or the vacant hole (an unallocated bucket
+            // stands for one). A vacant hole put back by a release was
+            // loaded Acquire above, after the release raised the mark
+            // (History). Acquire: pairs with `release_all`'s Release, so a
+            // consumer that sees close's mark sees the closed flag too.
+            _ if revision < self.released_below.load(Ordering::Acquire) => SlotRead::Overwritten,
+            _ => SlotRead::NotYet,
         }
     }
 
@@ -257,6 +381,15 @@ impl<T> Ring<T> {
     #[cfg(test)]
     pub(crate) fn is_published(&self, revision: u64) -> bool {
         matches!(self.read(revision), SlotRead::Published(_))
+    }
+
+    /// How many slots the allocated buckets hold.
+    #[cfg(test)]
+    pub(crate) fn allocated_slots(&self) -> usize {
+        self.buckets
+            .iter()
+            .map(|bucket| bucket.load().slots.len())
+            .sum()
     }
 }
 
@@ -284,6 +417,58 @@ mod tests {
         );
         assert!(ring.publish(5, &version(5)).is_some());
         assert!(matches!(ring.read(1), SlotRead::Overwritten), "lapped");
+    }
+
+    #[test]
+    fn buckets_double_from_the_first_and_tile_the_capacity() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(7), (0, 7));
+        assert_eq!(locate(8), (1, 0));
+        assert_eq!(locate(15), (1, 7));
+        assert_eq!(locate(16), (2, 0));
+        assert_eq!(locate(1023), (7, 511));
+        for capacity in [1usize, 2, 4, 8, 16, 64, 1024, 1 << 20] {
+            let (last, _) = locate(capacity - 1);
+            let mut next = 0;
+            for bucket in 0..=last {
+                let len = bucket_len(bucket, capacity);
+                for offset in 0..len {
+                    assert_eq!(locate(next), (bucket, offset), "{capacity}");
+                    next += 1;
+                }
+            }
+            assert_eq!(next, capacity, "the buckets hold exactly the capacity");
+        }
+    }
+
+    #[test]
+    fn a_bucket_is_allocated_on_its_first_publish() {
+        let ring = Ring::<u32>::new(1024);
+        assert_eq!(ring.allocated_slots(), 0, "an empty ring allocates no slot");
+        assert!(matches!(ring.read(1), SlotRead::NotYet));
+        assert!(matches!(ring.read(700), SlotRead::NotYet));
+        ring.release_through(1, drop);
+        assert!(matches!(ring.read(1), SlotRead::Overwritten), "released");
+        assert!(matches!(ring.read(2), SlotRead::NotYet));
+        assert_eq!(
+            ring.allocated_slots(),
+            0,
+            "reads and releases allocate none"
+        );
+        for revision in 2..=8 {
+            assert!(ring.publish(revision, &version(revision)).is_some());
+        }
+        assert_eq!(ring.allocated_slots(), 16, "buckets 0 and 1");
+        for revision in 9..=2000 {
+            assert!(ring.publish(revision, &version(revision)).is_some());
+        }
+        assert_eq!(ring.allocated_slots(), 1024, "a busy ring is whole");
+        assert!(ring.is_published(2000));
+        assert!(matches!(ring.read(976), SlotRead::Overwritten));
+        let mut released = 0;
+        ring.release_all(|_| released += 1);
+        assert_eq!(released, 1024);
+        assert!(matches!(ring.read(2000), SlotRead::Overwritten));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The ring (P3, `ring.rs`): a publish racing a read of a slot that is
-//! being lapped, and publishers racing through one slot.
+//! being lapped, publishers racing through one slot, and publishers racing
+//! to install a bucket.
 
 use super::model;
 use crate::raw::ring::{Ring, SlotRead};
@@ -111,5 +112,42 @@ fn a_stalled_publisher_is_told_it_was_lapped() {
         // (`RawKind::publish`), so nobody waits for revision 1 in silence.
         let lapped = !older_published;
         assert!(lapped || check_read(&ring, 1) == SlotState::Overwritten);
+    });
+}
+
+/// Two publishers race to install the one bucket of a fresh two-slot ring
+/// (`ring.rs`, "Lazy buckets"), each publishing into its own slot of it,
+/// while a reader waits for revision 1. Neither event is lost, whichever
+/// bucket each publisher built, and the reader's view of the slot never
+/// goes back nor reads "overwritten": the unallocated bucket reads as the
+/// vacant hole, so it sees not yet → published.
+#[test]
+fn publishers_race_to_install_a_bucket() {
+    model(|| {
+        let ring = Arc::new(Ring::<u64>::new(2));
+        let publishers: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|revision| {
+                let ring = Arc::clone(&ring);
+                loom::thread::spawn(move || ring.publish(revision, &version(revision)).is_some())
+            })
+            .collect();
+        let first = check_read(&ring, 1);
+        let second = check_read(&ring, 1);
+        assert!(first <= second, "a reader's view of a slot never goes back");
+        assert_ne!(second, SlotState::Overwritten, "nothing laps revision 1");
+        for publisher in publishers {
+            assert!(publisher.join().unwrap(), "neither publisher was lapped");
+        }
+        assert_eq!(
+            check_read(&ring, 1),
+            SlotState::Published,
+            "revision 1 kept"
+        );
+        assert_eq!(
+            check_read(&ring, 2),
+            SlotState::Published,
+            "revision 2 kept"
+        );
     });
 }
