@@ -16,7 +16,7 @@
 //! `$CARGO_TARGET_DIR/zestor-bench/memory.{csv,json}`. Then, in children of
 //! their own: what held snapshots keep alive (`pins.csv`), and what history
 //! keeps alive under each `StoreBuilder::history` setting, after `close`,
-//! and per empty kind (`history.csv`).
+//! and per kind, empty and after 1, 8, 100 and 2,000 writes (`history.csv`).
 
 mod support;
 
@@ -246,6 +246,22 @@ fn history_here() -> Vec<String> {
     let per_kind = CURRENT.load(Ordering::Relaxed).saturating_sub(before) / kinds;
     drop(handles);
     rows.push(format!("empty kind,{per_kind},"));
+    // A kind after n writes of one key (each a new value, so none is
+    // skipped as unchanged): what its ring grows to as revisions reach more
+    // of its slots.
+    for writes in [1u64, 8, 100, 2000] {
+        let store = zestor::Store::<u64>::new();
+        let kinds = 1_000;
+        let before = CURRENT.load(Ordering::Relaxed);
+        for i in 0..kinds {
+            let kind = format!("kind-{i}");
+            for value in 0..writes {
+                store.set(&kind, "k", value).unwrap();
+            }
+        }
+        let per_kind = CURRENT.load(Ordering::Relaxed).saturating_sub(before) / kinds;
+        rows.push(format!("kind after {writes} writes,{per_kind},"));
+    }
     rows
 }
 

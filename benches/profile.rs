@@ -16,7 +16,9 @@
 //! and `papaya_get`; and, per call: `set_many100` (an atomic batch of 100
 //! keys), `sets100` (the same 100 keys set one by one), `snapshot` (take and
 //! drop one), `snapshot_get` (a get through a held snapshot), `transfer` (a
-//! transaction reading and writing two keys), `update2` (two `update`s).
+//! transaction reading and writing two keys), `update2` (two `update`s);
+//! and per event, `watch_drain` (a watch receiving updates: only its
+//! `try_recv`s are counted, not the writes, made in rounds of 512).
 //! Store: 100K keys (`ZESTOR_BENCH_BASE`); lists: 10K.
 
 mod support;
@@ -160,6 +162,31 @@ fn run_two_updates(store: &zestor::Store<Record>, keys: &[String], ops: &[u32], 
     }
 }
 
+/// Not counted: `watch_drain`'s writes, one round of `BATCH`.
+#[inline(never)]
+fn write_round(store: &zestor::Store<Record>, keys: &[String], ops: &[u32], round: usize) {
+    let mask = ops.len() - 1;
+    for i in round * WATCH_ROUND..(round + 1) * WATCH_ROUND {
+        let index = ops[i & mask];
+        store
+            .set(
+                KIND,
+                &keys[index as usize],
+                Record::new(u64::from(index), i as u64 + 1),
+            )
+            .unwrap();
+    }
+}
+
+const WATCH_ROUND: usize = 512;
+
+#[inline(never)]
+fn run_drain(watch: &mut zestor::Watch<Record>) {
+    for _ in 0..WATCH_ROUND {
+        black_box(watch.try_recv().unwrap().expect("an event"));
+    }
+}
+
 #[inline(never)]
 fn run_lists<C: Contender>(contender: &C, count: usize) {
     for _ in 0..count {
@@ -224,6 +251,14 @@ fn main() {
             run_snapshot_gets(&snapshot, present, &ops, count)
         }
         "transfer" => run_transfers(&store, present, &ops, count),
+        "watch_drain" => {
+            let options = zestor::WatchOptions::new().buffer_size(1024);
+            let mut watch = store.watch(KIND, options).expect("open store");
+            for round in 0..count / WATCH_ROUND {
+                write_round(&store, present, &ops, round);
+                run_drain(&mut watch);
+            }
+        }
         "update2" => run_two_updates(&store, present, &ops, count),
         "papaya_get" => {
             let papaya = PapayaC::default();

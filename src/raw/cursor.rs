@@ -37,7 +37,7 @@
 //! without a previous value — like etcd's `prev_kv` after a compaction.
 
 use super::kind::RawKind;
-use super::ring::SlotRead;
+use super::ring::{BucketCache, SlotRead};
 use super::subscriber::Subscriber;
 use super::version::{EventType, EventTypes, RingEntry, Version};
 use crate::sync::Arc;
@@ -96,6 +96,9 @@ pub(crate) struct Cursor<T: Send + Sync + 'static> {
     /// Previous values of updates published before the cursor subscribed
     /// (see the module docs).
     kept: Kept<T>,
+    /// The ring bucket read last: reading on within it skips the ring's
+    /// directory (`ring.rs`, "Lazy buckets").
+    bucket: BucketCache<T>,
 }
 
 /// Values a cursor keeps alive until it has read past `until`.
@@ -135,6 +138,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 values: Vec::new(),
                 until: 0,
             },
+            bucket: None,
         }
     }
 
@@ -178,7 +182,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
             if self.kind.head().saturating_sub(self.next) > self.filter.buffer {
                 return Step::Overflow;
             }
-            let entry = match self.kind.ring().read(self.next) {
+            let entry = match self.kind.ring().read_cached(self.next, &mut self.bucket) {
                 SlotRead::Published(entry) => Arc::clone(&entry),
                 SlotRead::NotYet => return Step::Pending,
                 SlotRead::Overwritten => return Step::Overflow,
