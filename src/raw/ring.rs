@@ -50,10 +50,13 @@
 //!   cursor keeps the bucket it read last (`Ring::read_cached`), so
 //!   sequential reads skip the directory: a consumer pays the load once a
 //!   bucket (a real bucket is never replaced, so a kept one stays the
-//!   ring's). Counted by callgrind (`benches/profile.rs`, `watch_drain`
-//!   and `set`): a delivered event 413 → 435 instructions (532 without the
-//!   kept bucket), an unwatched `set` 2,480 → 2,710 (its publish and its
-//!   history release each load a directory cell).
+//!   ring's). A writer takes the bucket as an `Arc` (`load_full`, one
+//!   increment of its count) rather than a guard: it already holds several
+//!   `arc-swap` guards, and one more sent its loads down `arc-swap`'s slow
+//!   path (callgrind: `Slots::help` in every `set`). Counted by callgrind
+//!   (`benches/profile.rs`, `watch_drain` and `set`): a delivered event
+//!   413 → 427 instructions (532 without the kept bucket), an unwatched
+//!   `set` 2,480 → 2,613 (2,710 with guards).
 //!   Buckets are kept for the ring's life, `close` included: freeing one
 //!   would race a publisher still writing into it, whose version would be
 //!   freed wherever the bucket's last reference went — not where the
@@ -231,7 +234,7 @@ impl<T> Ring<T> {
         let from = self.released_below.fetch_max(below, Ordering::Relaxed);
         for revision in from.max(below.saturating_sub(self.capacity()))..below {
             let (bucket, offset) = self.locate(revision);
-            let bucket = self.buckets[bucket].load();
+            let bucket = self.buckets[bucket].load_full();
             // An unallocated bucket holds nothing to release.
             let Some(slot) = bucket.slots.get(offset) else {
                 continue;
@@ -273,13 +276,14 @@ impl<T> Ring<T> {
         locate((revision & self.mask) as usize)
     }
 
-    /// The bucket `bucket`, allocated: if it is still the sentinel, a new
+    /// The bucket `bucket`, allocated, as an `Arc` (a writer's guards are
+    /// spent: see "Lazy buckets"): if it is still the sentinel, a new
     /// bucket of vacant slots is CASed in; a publisher that loses the race
     /// takes the winner's and drops its own. A real bucket is never
     /// replaced, so no publish into it is lost (see "Lazy buckets").
-    fn allocated(&self, bucket: usize) -> ArcCellGuard<Bucket<T>> {
+    fn allocated(&self, bucket: usize) -> Arc<Bucket<T>> {
         let cell = &self.buckets[bucket];
-        let current = cell.load();
+        let current = cell.load_full();
         if !current.is_unallocated() {
             return current;
         }
@@ -293,7 +297,7 @@ impl<T> Ring<T> {
         // to every reader whose Acquire load finds the bucket; on failure,
         // the winner's bucket is there, loaded again below (Acquire).
         let _ = cell.compare_and_swap(&current, &fresh);
-        cell.load()
+        cell.load_full()
     }
 
     /// Publishes `version`, stamped `revision`, into its slot, and hands
@@ -359,7 +363,7 @@ impl<T> Ring<T> {
         // Fails only if a later lap took the slot: nobody can read it now.
         // The bucket is allocated: this publisher published into it.
         let (bucket, offset) = self.locate(revision);
-        if let Some(slot) = self.buckets[bucket].load().slots.get(offset) {
+        if let Some(slot) = self.buckets[bucket].load_full().slots.get(offset) {
             let _ = slot.compare_and_swap(version, &wrapped);
         }
     }
