@@ -25,9 +25,10 @@ declare -A bound=(
   [p5_close]=3
   [p6_snapshots]=3
   [p7_batches]=2
+  [point_fill]=3
   [previous_values]=3
 )
-models=(${LOOM_MODELS:-history i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches previous_values})
+models=(${LOOM_MODELS:-history i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.

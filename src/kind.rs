@@ -36,6 +36,12 @@ impl<T> Clone for Kind<T> {
 }
 
 impl<T: Send + Sync + 'static> Kind<T> {
+    /// Whether the kind's hash index is built and filled (loom models).
+    #[cfg(zestor_loom)]
+    pub(crate) fn point_filled(&self) -> bool {
+        self.raw.point_filled()
+    }
+
     pub(crate) fn new(store: Arc<RawStore<T>>, raw: Arc<RawKind<T>>) -> Self {
         Kind { store, raw }
     }

@@ -46,6 +46,30 @@ pub fn loom_reclaim_replaced(on: bool) {
     sync::reclaim_replaced(on);
 }
 
+/// For the loom models only (`loom-tests/`): how many cells a kind created
+/// from now on creates before it builds its hash index (see `src/sync.rs`).
+#[cfg(zestor_loom)]
+#[doc(hidden)]
+pub fn loom_point_threshold(threshold: usize) {
+    sync::set_point_threshold(threshold);
+}
+
+/// For the loom models only (`loom-tests/`): whether `kind`'s hash index is
+/// built and filled (`src/raw/keys.rs`).
+#[cfg(zestor_loom)]
+#[doc(hidden)]
+pub fn loom_point_filled<T: Send + Sync + 'static>(kind: &Kind<T>) -> bool {
+    kind.point_filled()
+}
+
+/// For the loom models only (`loom-tests/`): whether the map stand-ins'
+/// lookups may read an older version of a map (see `src/raw/loom_index.rs`).
+#[cfg(zestor_loom)]
+#[doc(hidden)]
+pub fn loom_stale_map_reads(on: bool) {
+    sync::set_stale_map_reads(on);
+}
+
 /// For the loom models only (`loom-tests/`): whether publishers attach
 /// previous values to watched updates (see `src/sync.rs`).
 #[cfg(zestor_loom)]

@@ -24,11 +24,14 @@ pub(crate) use loom::sync::atomic::{
 };
 
 #[cfg(not(zestor_loom))]
-pub(crate) use std_impl::{attaching_previous, thread, ArcCell, ArcCellGuard, WakerSlot};
+pub(crate) use std_impl::{
+    attaching_previous, point_threshold, thread, ArcCell, ArcCellGuard, OnceSlot, WakerSlot,
+};
 
 #[cfg(zestor_loom)]
 pub(crate) use loom_impl::{
-    attach_previous, attaching_previous, reclaim_replaced, thread, ArcCell, ArcCellGuard, WakerSlot,
+    attach_previous, attaching_previous, point_threshold, reclaim_replaced, set_point_threshold,
+    set_stale_map_reads, stale_map_reads, thread, ArcCell, ArcCellGuard, OnceSlot, WakerSlot,
 };
 
 #[cfg(not(zestor_loom))]
@@ -41,6 +44,39 @@ mod std_impl {
     #[inline(always)]
     pub(crate) fn attaching_previous() -> bool {
         true
+    }
+
+    /// How many cells a kind creates before it builds its hash index
+    /// (`raw/keys.rs`, "The lazy hash index").
+    #[inline(always)]
+    pub(crate) fn point_threshold() -> usize {
+        64
+    }
+
+    /// A value set at most once, by one thread, and read lock-free: `set` is
+    /// a Release store of the value, `get` an Acquire load of it.
+    ///
+    /// `std`'s `OnceLock`: its `get` is one Acquire load of its state word
+    /// and a branch; its `set` would block a second setter while the first
+    /// runs, but the protocol that uses it (`raw/keys.rs`) lets exactly one
+    /// thread ever call `set`, so it never contends and never blocks.
+    pub(crate) struct OnceSlot<T>(std::sync::OnceLock<T>);
+
+    impl<T> OnceSlot<T> {
+        pub(crate) const fn new() -> Self {
+            OnceSlot(std::sync::OnceLock::new())
+        }
+
+        /// Sets the value; false (dropping `value`) if it was set already.
+        #[inline]
+        pub(crate) fn set(&self, value: T) -> bool {
+            self.0.set(value).is_ok()
+        }
+
+        #[inline]
+        pub(crate) fn get(&self) -> Option<&T> {
+            self.0.get()
+        }
     }
 
     /// An atomic `Arc<T>` register: load, swap, compare-and-swap.
@@ -117,7 +153,7 @@ mod loom_impl {
     //! `WakerSlot` is a loom mutex: it models `AtomicWaker`'s contract that
     //! a registration happens-before the wake that takes it.
 
-    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use loom::sync::Mutex;
     use std::sync::Arc;
     use std::task::Waker;
@@ -170,6 +206,78 @@ mod loom_impl {
 
     fn reclaiming() -> bool {
         RECLAIM.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many cells a kind creates before it builds its hash index
+    /// (`raw/keys.rs`): 64 in normal builds. Under loom it is 1 unless a
+    /// model asks otherwise (`loom-tests`' `model_point_threshold`): a
+    /// kind's first create builds and fills the hash index, so the models
+    /// of the other protocols run over the filled index — the path of every
+    /// kind past its first few dozen keys — while `point_fill` sets 2 to
+    /// race the fill itself. Read when a kind is created. A std atomic:
+    /// loom must not see it.
+    static POINT_THRESHOLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+    pub(crate) fn set_point_threshold(threshold: usize) {
+        POINT_THRESHOLD.store(threshold, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn point_threshold() -> usize {
+        POINT_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the map stand-ins' lookups may read an older version of the
+    /// map (`raw/loom_index.rs`). Off by default: it adds a branch per
+    /// lookup per version a thread has not synchronized with, which the
+    /// models of the other protocols do not need; `point_fill` turns it on.
+    /// A std atomic: loom must not see it.
+    static STALE_MAP_READS: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    pub(crate) fn set_stale_map_reads(on: bool) {
+        STALE_MAP_READS.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn stale_map_reads() -> bool {
+        STALE_MAP_READS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `OnceLock`'s stand-in, with what the protocol relies on and no more:
+    /// `set` is a Release store, `get` an Acquire load that may read the
+    /// slot as still unset. The value sits in a *std* `OnceLock` loom does
+    /// not see (loom runs one thread at a time, so it never contends, as
+    /// with `ArcCell`'s arena); a loom `AtomicBool` says whether it is set,
+    /// stored Release after the value and loaded Acquire before reading it,
+    /// so the only synchronization loom credits is that flag's. Only one
+    /// thread ever sets a given slot (`raw/keys.rs`).
+    pub(crate) struct OnceSlot<T> {
+        flag: AtomicBool,
+        value: std::sync::OnceLock<T>,
+    }
+
+    impl<T> OnceSlot<T> {
+        pub(crate) fn new() -> Self {
+            OnceSlot {
+                flag: AtomicBool::new(false),
+                value: std::sync::OnceLock::new(),
+            }
+        }
+
+        pub(crate) fn set(&self, value: T) -> bool {
+            if self.value.set(value).is_err() {
+                return false;
+            }
+            self.flag.store(true, Ordering::Release);
+            true
+        }
+
+        pub(crate) fn get(&self) -> Option<&T> {
+            if self.flag.load(Ordering::Acquire) {
+                self.value.get()
+            } else {
+                None
+            }
+        }
     }
 
     /// The stand-in's load hands out an owned clone.

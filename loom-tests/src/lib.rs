@@ -94,3 +94,15 @@ pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
     zestor::loom_reclaim_replaced(false);
 }
+
+/// [`model`] for the models of the lazy hash index (`src/raw/keys.rs`):
+/// kinds created in it build their hash index at their `threshold`-th
+/// created cell, and the map stand-ins' lookups may read an older version
+/// of a map, as a skip list's loads may (`src/raw/loom_index.rs`).
+pub fn model_point_fill(threshold: usize, f: impl Fn() + Sync + Send + 'static) {
+    zestor::loom_point_threshold(threshold);
+    zestor::loom_stale_map_reads(true);
+    model(f);
+    zestor::loom_stale_map_reads(false);
+    zestor::loom_point_threshold(1);
+}

@@ -50,8 +50,9 @@ impl<V: Send + Sync + 'static> OrderedIndex<V> {
         f(entry.as_ref().map(|entry| entry.value()))
     }
 
-    /// The value under `key`, inserting `make(key)` first if there is none.
-    /// Concurrent callers agree on one value: the skip list decides.
+    /// The value under `key`, inserting `make(key)` first if there is none,
+    /// and whether this call inserted it. Concurrent callers agree on one
+    /// value: the skip list decides.
     ///
     /// Callers come here after a lookup missed, so the key is allocated up
     /// front rather than paying a second search to avoid it.
@@ -59,15 +60,25 @@ impl<V: Send + Sync + 'static> OrderedIndex<V> {
         &self,
         key: &str,
         make: impl FnOnce(&Arc<str>) -> Arc<V>,
-    ) -> Arc<V> {
+    ) -> (Arc<V>, bool) {
         let guard = epoch::pin();
         let key: Arc<str> = Arc::from(key);
-        let entry = self
-            .list
-            .get_or_insert_with(Arc::clone(&key), || make(&key), &guard);
+        // The skip list may call `make` and then lose the race to another
+        // inserter (its node is dropped): only the value it returns counts.
+        let mut made: *const V = std::ptr::null();
+        let entry = self.list.get_or_insert_with(
+            Arc::clone(&key),
+            || {
+                let value = make(&key);
+                made = Arc::as_ptr(&value);
+                value
+            },
+            &guard,
+        );
         let value = Arc::clone(entry.value());
         entry.release(&guard);
-        value
+        let inserted = std::ptr::eq(Arc::as_ptr(&value), made);
+        (value, inserted)
     }
 
     /// Removes the entry under `key` if it holds exactly `value` (pointer

@@ -62,11 +62,21 @@ use super::cell::Cell;
 use super::hash::KeyHashing;
 use super::index::{OrderedIndex, PointIndex};
 use super::version::{Payload, Version};
-use crate::sync::Arc;
+use crate::sync::{fence, point_threshold, Arc, AtomicBool, AtomicUsize, OnceSlot, Ordering};
 
 pub(crate) struct KeyIndex<T> {
     order: OrderedIndex<Cell<T>>,
-    point: PointIndex<Cell<T>>,
+    /// The hash index, built by the writer that creates the
+    /// `threshold`-th cell (see "The lazy hash index").
+    point: OnceSlot<PointIndex<Cell<T>>>,
+    /// Set once `point` holds every cell that is not dead: readers use
+    /// `point` from then on, `order` until then.
+    filled: AtomicBool,
+    /// Cells created by `insert_cell` while `point` was not seen built.
+    created: AtomicUsize,
+    /// How many created cells build `point`; 0 builds it up front.
+    threshold: usize,
+    hashing: KeyHashing,
     /// What the husk of every emptied dead cell says it deleted (see
     /// "Emptying a dead cell").
     nothing: Arc<Version<T>>,
@@ -74,54 +84,164 @@ pub(crate) struct KeyIndex<T> {
 
 impl<T: Send + Sync + 'static> KeyIndex<T> {
     pub(crate) fn new(hashing: KeyHashing) -> Self {
-        KeyIndex {
+        Self::with_threshold(hashing, point_threshold())
+    }
+
+    /// A key index that builds its hash index when its `threshold`-th cell
+    /// is created (up front for 0).
+    pub(crate) fn with_threshold(hashing: KeyHashing, threshold: usize) -> Self {
+        let index = KeyIndex {
             order: OrderedIndex::new(),
-            point: PointIndex::new(hashing),
+            point: OnceSlot::new(),
+            filled: AtomicBool::new(false),
+            created: AtomicUsize::new(0),
+            threshold,
+            hashing,
             nothing: Arc::new(Version::committed(0, Arc::from(""), Payload::Empty)),
+        };
+        if threshold == 0 {
+            // Nothing to fill: the index is not shared yet.
+            index.point.set(PointIndex::new(hashing));
+            index.filled.store(true, Ordering::Relaxed);
+        }
+        index
+    }
+
+    /// The hash index once it is filled; `None` before (use `order`).
+    #[inline]
+    fn filled_point(&self) -> Option<&PointIndex<Cell<T>>> {
+        // Acquire: pairs with the fill's Release store, so the fill's
+        // inserts (and the `set` of `point`) are seen.
+        if self.filled.load(Ordering::Acquire) {
+            self.point.get()
+        } else {
+            None
         }
     }
 
-    /// Calls `f` with the cell `point` maps `key` to, if any (any state).
+    /// Calls `f` with the cell the index readers use maps `key` to, if any
+    /// (any state).
     #[inline]
     pub(crate) fn with_cell<R>(&self, key: &str, f: impl FnOnce(Option<&Cell<T>>) -> R) -> R {
-        self.point.with(key, |cell| f(cell.map(|cell| &**cell)))
+        match self.filled_point() {
+            Some(point) => point.with(key, |cell| f(cell.map(|cell| &**cell))),
+            None => self.order.with(key, |cell| f(cell.map(|cell| &**cell))),
+        }
     }
 
-    /// Calls `f` with the cell for `key`, creating an `Empty` one if `point`
-    /// has none. The cell handed to `f` may be dead (the caller unlinks it
-    /// and retries) but is never a live cell that `point` does not map.
+    /// Calls `f` with the cell for `key`, creating an `Empty` one if there
+    /// is none. The cell handed to `f` may be dead (the caller unlinks it
+    /// and retries) but is never one that `point`, once built, may lack
+    /// when it becomes live (I6).
     pub(crate) fn with_cell_for_insert<R>(&self, key: &str, f: impl FnOnce(&Cell<T>) -> R) -> R {
         // Fast path: the key has a cell; use it under the guard, no refcount.
-        let f = match self.point.with(key, |cell| match cell {
-            Some(cell) => Ok(f(cell)),
-            None => Err(f),
-        }) {
-            Ok(result) => return result,
-            Err(f) => f,
+        let found = match self.filled_point() {
+            Some(point) => point.with(key, |cell| match cell {
+                Some(cell) => Ok(f(cell)),
+                None => Err(f),
+            }),
+            // Not filled: `order`'s cell, published to `point` if that is
+            // built (see "The lazy hash index": it may be mid-fill).
+            None => self.order.with(key, |cell| match cell {
+                Some(cell) => {
+                    self.publish(cell);
+                    Ok(f(cell))
+                }
+                None => Err(f),
+            }),
         };
-        f(&self.insert_cell(key))
+        match found {
+            Ok(result) => result,
+            Err(f) => f(&self.insert_cell(key)),
+        }
     }
 
-    /// The cell `point` maps `key` to, if any (any state), as an owned
-    /// reference: for a transaction's validation, which walks it.
+    /// The cell the index readers use maps `key` to, if any (any state), as
+    /// an owned reference: for a transaction's validation, which walks it.
     pub(crate) fn cell(&self, key: &str) -> Option<Arc<Cell<T>>> {
-        self.point.with(key, |cell| cell.cloned())
+        match self.filled_point() {
+            Some(point) => point.with(key, |cell| cell.cloned()),
+            None => self.order.with(key, |cell| cell.cloned()),
+        }
     }
 
     /// The canonical cell of `key` from `order` (creating an `Empty` one),
-    /// published to `point` before anyone can make it live (I6).
+    /// published to `point` before anyone can make it live (I6); the
+    /// creator of the `threshold`-th cell builds and fills `point` first.
     fn insert_cell(&self, key: &str) -> Arc<Cell<T>> {
-        let cell = self
+        let (cell, created) = self
             .order
             .get_or_insert_with(key, |key| Arc::new(Cell::empty(Arc::clone(key))));
-        let key = Arc::clone(&cell.load().key);
-        // Keep the entry that is already ours, or any cell that is not dead:
-        // a different non-dead cell means ours was unlinked from `order`,
-        // hence is dead, and the caller will see that and retry.
-        self.point.insert_unless(&key, &cell, |existing| {
-            Arc::ptr_eq(existing, &cell) || !existing.is_dead()
-        });
+        // Relaxed: the count only elects the filler; its return values are
+        // distinct, so exactly one creator sees `threshold - 1`. Creators
+        // that see `point` built stop counting (no shared cache line).
+        if created
+            && self.point.get().is_none()
+            && self.created.fetch_add(1, Ordering::Relaxed) + 1 == self.threshold
+        {
+            self.fill();
+        }
+        self.publish(&cell);
         cell
+    }
+
+    /// Puts `order`'s cell into `point`, if `point` is built, unless it
+    /// holds it or another cell that is not dead there: a different non-dead
+    /// cell means ours was unlinked from `order`, hence is dead, and the
+    /// caller will see that and retry.
+    fn publish(&self, cell: &Arc<Cell<T>>) {
+        let point = match self.point.get() {
+            Some(point) => point,
+            None => {
+                // F4, the writer's side: orders the cell's insert into
+                // `order` (ours or the one we read it from) before this
+                // second look at `point`; pairs with the filler's F4.
+                fence(Ordering::SeqCst);
+                match self.point.get() {
+                    Some(point) => point,
+                    None => return,
+                }
+            }
+        };
+        let key = Arc::clone(&cell.load().key);
+        point.insert_unless(&key, cell, |existing| {
+            Arc::ptr_eq(existing, cell) || !existing.is_dead()
+        });
+    }
+
+    /// Builds `point`, puts every cell of `order` that is not dead into it,
+    /// and then lets readers use it. Called once, by one thread.
+    #[cold]
+    #[inline(never)]
+    fn fill(&self) {
+        let set = self.point.set(PointIndex::new(self.hashing));
+        debug_assert!(
+            set,
+            "only the creator of the threshold-th cell builds point"
+        );
+        let Some(point) = self.point.get() else {
+            unreachable!("this thread set it")
+        };
+        // F4, the filler's side: orders the `set` above before the scan's
+        // reads of `order`; pairs with every writer's F4 in `publish`.
+        fence(Ordering::SeqCst);
+        self.order
+            .scan((Bound::Unbounded, Bound::Unbounded), |key, cell| {
+                if !cell.is_dead() {
+                    point.insert_unless(key, cell, |existing| {
+                        Arc::ptr_eq(existing, cell) || !existing.is_dead()
+                    });
+                }
+                ControlFlow::Continue(())
+            });
+        // Release: every insert above happens-before a reader that sees it.
+        self.filled.store(true, Ordering::Release);
+    }
+
+    /// Whether the hash index is built and filled (for the loom models).
+    #[cfg(zestor_loom)]
+    pub(crate) fn point_filled(&self) -> bool {
+        self.filled_point().is_some()
     }
 
     /// Unlinks a dead cell from both indexes, `point` first (I6), then
@@ -129,7 +249,9 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
     /// thread, any number of times.
     pub(crate) fn unlink(&self, key: &str, cell: &Cell<T>) {
         debug_assert!(cell.is_dead(), "only dead cells are unlinked (I4)");
-        self.point.remove_if_same(key, cell);
+        if let Some(point) = self.point.get() {
+            point.remove_if_same(key, cell);
+        }
         self.order.remove_if_same(key, cell);
         let tombstone = cell.load();
         let held = match &tombstone.payload {
@@ -225,5 +347,74 @@ mod tests {
         assert_eq!(scanned, 0, "unlinked from the ordered index");
         let fresh = index.with_cell_for_insert("a", |cell| !cell.is_dead());
         assert!(fresh, "a fresh cell, not the dead one");
+    }
+
+    fn in_point(index: &KeyIndex<u32>, key: &str) -> Option<*const Cell<u32>> {
+        let point = index.point.get()?;
+        point.with(key, |cell| cell.map(|cell| &**cell as *const Cell<u32>))
+    }
+
+    #[test]
+    fn the_hash_index_is_built_by_the_threshold_th_create() {
+        let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 3);
+        let a = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
+        // A dead cell is not filled in; its key's next create is.
+        index.with_cell_for_insert("dead", |cell| {
+            kill(cell);
+            index.unlink("dead", cell);
+        });
+        assert!(index.point.get().is_none(), "two creates: no hash index");
+        assert_eq!(cell_ptr(&index, "a"), Some(a), "read through order");
+        let b = index.with_cell_for_insert("b", |cell| cell as *const Cell<u32>);
+        assert!(index.point.get().is_some(), "the third create builds it");
+        assert!(index.filled.load(Ordering::Relaxed));
+        assert_eq!(in_point(&index, "a"), Some(a), "filled from order");
+        assert_eq!(in_point(&index, "b"), Some(b), "the filler's own cell");
+        assert_eq!(in_point(&index, "dead"), None, "dead cells are not filled");
+        let c = index.with_cell_for_insert("c", |cell| cell as *const Cell<u32>);
+        assert_eq!(in_point(&index, "c"), Some(c), "published by its creator");
+        assert_eq!(cell_ptr(&index, "c"), Some(c));
+        assert_eq!(index.created.load(Ordering::Relaxed), 3, "counting stopped");
+    }
+
+    #[test]
+    fn threshold_zero_builds_the_hash_index_up_front() {
+        let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 0);
+        assert!(index.filled_point().is_some());
+        let a = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
+        assert_eq!(in_point(&index, "a"), Some(a));
+    }
+
+    /// Creators race the fill: after the joins every key's cell is in the
+    /// hash index, the one `order` holds; and each creator finds its own
+    /// key right after creating it, through whichever index it reads.
+    #[test]
+    fn creators_racing_the_fill_all_land_in_the_hash_index() {
+        for round in 0..200 {
+            let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 8);
+            std::thread::scope(|scope| {
+                for thread in 0..4 {
+                    let index = &index;
+                    scope.spawn(move || {
+                        for i in 0..6 {
+                            let key = format!("k{thread}-{i}");
+                            let made =
+                                index.with_cell_for_insert(&key, |cell| cell as *const Cell<u32>);
+                            assert_eq!(cell_ptr(index, &key), Some(made), "round {round}");
+                        }
+                    });
+                }
+            });
+            assert!(index.filled_point().is_some());
+            let mut keys = 0;
+            index
+                .order
+                .scan((Bound::Unbounded, Bound::Unbounded), |key, cell| {
+                    keys += 1;
+                    assert_eq!(in_point(&index, key), Some(&**cell as *const Cell<u32>));
+                    ControlFlow::Continue(())
+                });
+            assert_eq!(keys, 24);
+        }
     }
 }

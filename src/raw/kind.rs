@@ -391,6 +391,12 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         Ok(self)
     }
 
+    /// Whether the kind's hash index is built and filled (loom models).
+    #[cfg(zestor_loom)]
+    pub(crate) fn point_filled(&self) -> bool {
+        self.keys.point_filled()
+    }
+
     pub(crate) fn name(&self) -> &Arc<str> {
         &self.name
     }

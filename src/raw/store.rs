@@ -135,6 +135,7 @@ impl<T: Send + Sync + 'static> RawStore<T> {
     pub(crate) fn kind_or_create(&self, name: &str) -> Arc<RawKind<T>> {
         self.kinds
             .get_or_insert_with(name, |name| Arc::new(self.new_kind(Arc::clone(name))))
+            .0
     }
 
     /// A kind as this store's configuration makes it, not yet shared.
@@ -170,10 +171,10 @@ impl<T: Send + Sync + 'static> RawStore<T> {
             return Err(RestoreError::KindExists);
         }
         let restored = Arc::new(self.new_kind(Arc::from(name)).restored(revision, entries)?);
-        let kind = self
+        let (_, inserted) = self
             .kinds
             .get_or_insert_with(name, |_| Arc::clone(&restored));
-        if Arc::ptr_eq(&kind, &restored) {
+        if inserted {
             Ok(())
         } else {
             Err(RestoreError::KindExists)
