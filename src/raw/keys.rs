@@ -11,15 +11,18 @@
 //! both reach one cell per key. An update of an existing key touches only
 //! the hash index and the cell; only a new key or a delete touches the skip
 //! list.
+//! A kind with few keys has no hash index at all (see "The lazy hash
+//! index"): its point operations go through the skip list.
 //!
 //! # I6: one live cell per key
 //!
 //! * The ordered index (`order`) decides which cell is canonical for a key:
 //!   `get_or_insert_with` makes concurrent creators agree on one.
-//! * The canonical cell is published to the hash index (`point`) *before* it
-//!   can become live: [`KeyIndex::with_cell_for_insert`] publishes it before
-//!   handing it to the writer, with an insert that only replaces a missing or
-//!   dead entry.
+//! * The canonical cell is published to the hash index (`point`), once that
+//!   is built, *before* it can become live: [`KeyIndex::with_cell_for_insert`]
+//!   publishes it before handing it to the writer, with an insert that only
+//!   replaces a missing or dead entry (below: F4 covers a hash index built
+//!   while the writer runs).
 //! * A dead cell (one holding a `DYING` tombstone, `cell.rs`) is unlinked
 //!   from `point` (only if it is still the cell there) and then from
 //!   `order` (likewise), and then **emptied**: its tombstone is swapped for
@@ -55,6 +58,78 @@
 //!   different, non-dead cell than the one `order` gave us, ours is dead and
 //!   the writer's next load sees the tombstone and retries;
 //! * nothing is inserted by a read, and nothing before validation passed.
+//!
+//! # The lazy hash index
+//!
+//! A papaya map costs about 17 KB empty (its own `seize::Collector`), so a
+//! hash index per kind made an empty kind about 27 KB and 100K one-key
+//! kinds about 2.6 GB (issue 11). papaya's shared collector is no way out:
+//! `HashMap::drop` reclaims everything in the collector (papaya 0.2.5),
+//! sound only when no other thread uses it. So `point` is built only once
+//! the kind has created `threshold` cells (64; `created`, counted by
+//! `insert_cell` — re-creations of a deleted key count too, and the count
+//! never goes down, so the election below happens once). At 64 keys the
+//! skip list is six levels, a lookup a few dozen nanoseconds in cache, and
+//! the keys' own memory (a cell, a key, a version: about 200 B each, more
+//! with values) is already comparable to the map's fixed 17 KB; below it a
+//! hash index would mostly be overhead.
+//!
+//! **Phases.** Unbuilt → built (`point.set`, writers publish into it) →
+//! filled (`filled`, readers use it). The filler is the one thread whose
+//! `created.fetch_add(1)` returns `threshold − 1`: fetch-and-add hands out
+//! distinct values, so exactly one thread sets `point` (`OnceSlot`, a std
+//! `OnceLock` that therefore never contends or blocks; `get` is an Acquire
+//! load). Writers that see `point` built stop counting.
+//!
+//! * **Readers** (`with_cell`, `cell`): `filled` (Acquire) → `point`, as
+//!   before; else `order`. Both are exact for live cells at any instant:
+//!   `order` holds the canonical cell of every key with a non-dead cell (a
+//!   cell leaves it only dead), and `point`, once filled, holds every live
+//!   cell (below). Dead cells read as absent in either.
+//! * **A writer** (`with_cell_for_insert`): filled → `point`'s cell, or
+//!   `insert_cell` on a miss, as before. Not filled → `order`'s cell, or
+//!   `insert_cell` on a miss, and either way **publishes** it before
+//!   handing it over: if `point` is not seen built, F4 (`fence(SeqCst)`)
+//!   and look again; if it is built, `insert_unless` the cell as above.
+//!   Once `point` is seen built there is no fence: the common path of a big
+//!   kind is unchanged but for one Acquire load of `filled` and a branch.
+//! * **The filler**: `point.set`, F4, a scan of `order` that
+//!   `insert_unless`es every cell it finds not dead (the same rule: keep
+//!   our cell or any non-dead one), then `filled.store(true, Release)`.
+//!
+//! **F4 (store buffering).** The writer: cell in `order` (its own insert,
+//! or the insert it read the cell from: that insert happens-before the
+//! writer's fence) → F4 → load `point`. The filler: set `point` → F4 →
+//! read `order`. In the single order of SeqCst fences one F4 comes first:
+//! if the writer's, the filler's scan (after its fence) finds the cell, or a
+//! later state of the key, i.e. a newer cell or none — the cell was
+//! unlinked, so dead; if the filler's, the writer's load sees `point` built
+//! and the writer publishes the cell itself before it can become live.
+//! So when `filled` is stored, every cell that is live, or becomes live
+//! later, is in `point` or will be put there by its writer before it becomes
+//! live — I6 holds for `point` from the moment readers use it, and readers
+//! that see `filled` (Acquire) see the fill's inserts. A writer that is
+//! handed a cell before `point` exists and made it live without
+//! publishing it is covered by the first case. Without either fence loom
+//! finds a created key missing from the filled `point` for good
+//! (`loom-tests/tests/point_fill.rs`).
+//!
+//! **Linearization.** A read linearizes at its lookup in whichever index it
+//! chose (a live cell is in both from before it is live until it dies), and
+//! then at its load of the cell, as before. A read that sees `filled` false
+//! and reads `order` after the fill is still exact: `order` is complete.
+//! If the fill stops half-way (a panic in it), `filled` is never stored and
+//! readers stay on `order`: slower, still correct; writers still publish.
+//!
+//! **Unlinking during the fill.** `unlink` removes the cell from `point`
+//! if built, then from `order`, as before. A cell the filler found not dead
+//! may die and be unlinked before the filler's insert lands; the insert
+//! then leaves a dead cell (emptied to its husk) in `point`. It is read as
+//! absent, never hides a live cell (`insert_unless` replaces a dead entry,
+//! and the filler keeps any non-dead one it meets), and the key's next
+//! write or delete finds it dead and unlinks it (P1 step 2). At most one
+//! such entry per cell that died during the fill, holding no value; not
+//! worth a fence on every unlink.
 
 use std::ops::{Bound, ControlFlow};
 

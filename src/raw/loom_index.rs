@@ -20,7 +20,12 @@
 //! the mutex never contends). An Acquire read-modify-write releases
 //! nothing, so it adds no edge a plain Acquire load would not; it always
 //! reads the latest state (a read-modify-write reads the last value in
-//! modification order), which is what a linearizable map gives.
+//! modification order), which is what a linearizable map gives. With
+//! `stale_map_reads` on (`loom-tests`' `model_point_fill`), a lookup is a
+//! plain Acquire load of the clock instead and reads the map version it
+//! names, which may be older than the latest, as a skip list's plain loads
+//! may be when nothing orders them (each write keeps a new version); that
+//! is what lets loom find a missing F4.
 //!
 //! A loom mutex here, as these stand-ins once were, would hand the
 //! protocols a free edge from every read to every later write — one that
