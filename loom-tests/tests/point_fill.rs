@@ -60,3 +60,50 @@ fn creates_race_the_fill() {
         assert_eq!(kind.count().unwrap(), 2);
     });
 }
+
+/// Two writers set the same new key while a third creates another (the
+/// second cell: it builds and fills the hash index). The writer that does
+/// not create key "a" may take its cell from the ordered index before the
+/// creator has published it anywhere, and make it live and return while
+/// the creator is still on its way to publish it: it must publish it itself
+/// (F4 after reading it), or a reader of the filled hash index could miss a
+/// key whose `set` returned. The reader checks that meanwhile, as in
+/// `creates_race_the_fill`; after the joins both keys are found through the
+/// hash index.
+#[test]
+fn a_cell_read_from_the_ordered_index_races_the_fill() {
+    model_point_fill(2, || {
+        let store = Store::<u32>::builder().ring_capacity(4).build();
+        let kind = store.kind("k").unwrap();
+        let done = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        let writers: Vec<_> = [("a", 1, Some(0)), ("a", 3, Some(1)), ("b", 2, None)]
+            .into_iter()
+            .map(|(key, v, flag)| {
+                let kind = kind.clone();
+                let done = Arc::clone(&done);
+                thread::spawn(move || {
+                    kind.set(key, v).unwrap();
+                    if let Some(flag) = flag {
+                        done[flag].store(true, Ordering::Release);
+                    }
+                })
+            })
+            .collect();
+        let returned = done[0].load(Ordering::Acquire) || done[1].load(Ordering::Acquire);
+        let read = value(&kind, "a");
+        if returned {
+            assert!(read.is_some(), "a: a set returned, read absent");
+        }
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        assert!(zestor::loom_point_filled(&kind));
+        let a = value(&kind, "a");
+        assert!(
+            a == Some(1) || a == Some(3),
+            "a, through the hash index: {a:?}"
+        );
+        assert_eq!(value(&kind, "b"), Some(2), "b, through the hash index");
+        assert_eq!(kind.count().unwrap(), 2);
+    });
+}
