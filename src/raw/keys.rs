@@ -108,11 +108,12 @@
 //! So when `filled` is stored, every cell that is live, or becomes live
 //! later, is in `point` or will be put there by its writer before it becomes
 //! live — I6 holds for `point` from the moment readers use it, and readers
-//! that see `filled` (Acquire) see the fill's inserts. A writer that is
-//! handed a cell before `point` exists and made it live without
-//! publishing it is covered by the first case. Without either fence loom
-//! finds a created key missing from the filled `point` for good
-//! (`loom-tests/tests/point_fill.rs`).
+//! that see `filled` (Acquire) see the fill's inserts. The publish from
+//! `order`'s fast path matters for real time: the cell's creator may have
+//! seen `point` built and not yet put the cell there when another writer
+//! makes the cell live and returns; a reader of the filled `point` must not
+//! then miss it. Without either fence loom finds a created key missing
+//! from the filled `point` for good (`loom-tests/tests/point_fill.rs`).
 //!
 //! **Linearization.** A read linearizes at its lookup in whichever index it
 //! chose (a live cell is in both from before it is live until it dies), and
