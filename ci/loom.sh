@@ -6,9 +6,11 @@
 #      ring, the subscriber list), exhaustively (no preemption bound);
 #   2. the end-to-end models (loom-tests/), each file with its own bound:
 #      3 where the model stays well under five minutes on 2 cores, 2 for
-#      p1_writes (three threads blocking and waking) and p7_batches (two
-#      batches, each several installs and a decision), which take far
-#      longer at 3.
+#      p1_writes (three threads blocking and waking), p7_batches (two
+#      batches, each several installs and a decision) and point_fill (four
+#      threads racing a kind's hash-index fill, with stale map reads; its
+#      four-thread model ran past 13 minutes at 3), which take far longer
+#      at 3.
 #
 #   LOOM_MAX_PREEMPTIONS  one bound for every model (overrides the table)
 #   LOOM_MODELS           the end-to-end model files to run, e.g.
@@ -25,7 +27,7 @@ declare -A bound=(
   [p5_close]=3
   [p6_snapshots]=3
   [p7_batches]=2
-  [point_fill]=3
+  [point_fill]=2
   [previous_values]=3
 )
 models=(${LOOM_MODELS:-history i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})
