@@ -16,7 +16,8 @@
 //! `$CARGO_TARGET_DIR/zestor-bench/memory.{csv,json}`. Then, in children of
 //! their own: what held snapshots keep alive (`pins.csv`), and what history
 //! keeps alive under each `StoreBuilder::history` setting, after `close`,
-//! and per kind, empty and after 1, 8, 100 and 2,000 writes (`history.csv`).
+//! and per kind: empty, after 1, 8, 100 and 2,000 writes, and for 100K
+//! kinds of one key, before and after that key's delete (`history.csv`).
 
 mod support;
 
@@ -208,7 +209,8 @@ fn pins_here(n: usize, held: usize, writes: usize) -> String {
 /// What history keeps alive (issue 11): bytes still allocated above the
 /// live value after 300 overwrites of one key with 1 MiB values, for each
 /// `history` setting, unwatched and with one idle watch; then after
-/// `close`. One CSV row per setting: label, retained, after close.
+/// `close`; then what a kind costs: empty, holding one key, and once that
+/// key is deleted. One CSV row per setting: label, retained, after close.
 fn history_here() -> Vec<String> {
     const MIB: usize = 1 << 20;
     let settings: [(&str, usize, bool); 4] = [
@@ -220,6 +222,11 @@ fn history_here() -> Vec<String> {
     let mut rows = Vec::new();
     for (label, history, watched) in settings {
         let store = zestor::Store::<Vec<u8>>::builder().history(history).build();
+        // A lap of one-byte writes first, so every ring bucket is allocated
+        // (`ring.rs`, "Lazy buckets") and what follows counts values only.
+        for round in 0..=zestor::StoreBuilder::<Vec<u8>>::DEFAULT_RING_CAPACITY {
+            store.set("blobs", "big", vec![round as u8]).unwrap();
+        }
         store.set("blobs", "big", vec![0; MIB]).unwrap();
         let watch = watched.then(|| {
             store
@@ -262,6 +269,21 @@ fn history_here() -> Vec<String> {
         let per_kind = CURRENT.load(Ordering::Relaxed).saturating_sub(before) / kinds;
         rows.push(format!("kind after {writes} writes,{per_kind},"));
     }
+    // Many small kinds (issue 11: 100K kinds of one key each), and what
+    // each still holds once its key is deleted (the kind itself stays).
+    let store = zestor::Store::<Vec<u8>>::new();
+    let kinds = if support::quick() { 10_000 } else { 100_000 };
+    let before = CURRENT.load(Ordering::Relaxed);
+    for i in 0..kinds {
+        store.set(&format!("kind-{i}"), "key", Vec::new()).unwrap();
+    }
+    let per_kind = CURRENT.load(Ordering::Relaxed).saturating_sub(before) / kinds;
+    for i in 0..kinds {
+        store.delete(&format!("kind-{i}"), "key").unwrap();
+    }
+    let emptied = CURRENT.load(Ordering::Relaxed).saturating_sub(before) / kinds;
+    rows.push(format!("one-key kind ({kinds} kinds),{per_kind},"));
+    rows.push(format!("one-key kind after its delete,{emptied},"));
     rows
 }
 
@@ -388,11 +410,11 @@ fn main() {
     let output = child_rows(&exe, "ZESTOR_MEMORY_HISTORY");
     println!();
     println!("zestor: what history keeps alive (300 overwrites of one key, 1 MiB values; bytes above the live value)");
-    println!("{:<18} {:>14} {:>14}", "setting", "retained", "after close");
+    println!("{:<32} {:>14} {:>14}", "setting", "retained", "after close");
     let mut csv = String::from("setting,retained_bytes,after_close_bytes\n");
     for row in output.lines() {
         let fields: Vec<&str> = row.split(',').collect();
-        println!("{:<18} {:>14} {:>14}", fields[0], fields[1], fields[2]);
+        println!("{:<32} {:>14} {:>14}", fields[0], fields[1], fields[2]);
         let _ = writeln!(csv, "{row}");
     }
     std::fs::write(dir.join("history.csv"), csv).expect("write history.csv");

@@ -104,7 +104,7 @@ impl<T: Send + Sync + 'static> Store<T> {
 
     /// Checks `input` with `check`, then runs `apply` on `kind` — creating
     /// the kind only once the check passed, so a rejected call leaves nothing
-    /// behind (a kind costs a ring of `ring_capacity` slots, for good).
+    /// behind (a kind, once created, stays).
     ///
     /// The common case, an existing kind, runs both inside the index lookup,
     /// which lends the kind without touching its reference count. The

@@ -136,12 +136,13 @@ use std::ops::{Bound, ControlFlow};
 
 use super::cell::Cell;
 use super::hash::KeyHashing;
-use super::index::{OrderedIndex, PointIndex};
+use super::index::PointIndex;
+use super::lazy::LazyOrderedIndex;
 use super::version::{Payload, Version};
 use crate::sync::{fence, point_threshold, Arc, AtomicBool, AtomicUsize, OnceSlot, Ordering};
 
 pub(crate) struct KeyIndex<T> {
-    order: OrderedIndex<Cell<T>>,
+    order: LazyOrderedIndex<Cell<T>>,
     /// The hash index, built by the writer that creates the
     /// `threshold`-th cell (see "The lazy hash index").
     point: OnceSlot<PointIndex<Cell<T>>>,
@@ -159,21 +160,32 @@ pub(crate) struct KeyIndex<T> {
 }
 
 impl<T: Send + Sync + 'static> KeyIndex<T> {
-    pub(crate) fn new(hashing: KeyHashing) -> Self {
-        Self::with_threshold(hashing, point_threshold())
+    /// The `Empty` version the husks of emptied dead cells hold (see
+    /// "Emptying a dead cell"): one per store, shared by its kinds.
+    pub(crate) fn nothing() -> Arc<Version<T>> {
+        Arc::new(Version::committed(0, Arc::from(""), Payload::Empty))
+    }
+
+    /// A key index whose husks hold `nothing` (from [`Self::nothing`]).
+    pub(crate) fn sharing(hashing: KeyHashing, nothing: Arc<Version<T>>) -> Self {
+        Self::with_threshold(hashing, point_threshold(), nothing)
     }
 
     /// A key index that builds its hash index when its `threshold`-th cell
     /// is created (up front for 0).
-    pub(crate) fn with_threshold(hashing: KeyHashing, threshold: usize) -> Self {
+    pub(crate) fn with_threshold(
+        hashing: KeyHashing,
+        threshold: usize,
+        nothing: Arc<Version<T>>,
+    ) -> Self {
         let index = KeyIndex {
-            order: OrderedIndex::new(),
+            order: LazyOrderedIndex::new(),
             point: OnceSlot::new(),
             filled: AtomicBool::new(false),
             created: AtomicUsize::new(0),
             threshold,
             hashing,
-            nothing: Arc::new(Version::committed(0, Arc::from(""), Payload::Empty)),
+            nothing,
         };
         if threshold == 0 {
             // Nothing to fill: the index is not shared yet.
@@ -380,7 +392,7 @@ mod tests {
 
     #[test]
     fn both_indexes_hand_out_one_cell() {
-        let index = KeyIndex::<u32>::new(KeyHashing::default());
+        let index = KeyIndex::<u32>::sharing(KeyHashing::default(), KeyIndex::nothing());
         assert!(cell_ptr(&index, "a").is_none(), "reads insert nothing");
         let created = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
         assert_eq!(cell_ptr(&index, "a"), Some(created));
@@ -396,7 +408,7 @@ mod tests {
 
     #[test]
     fn a_dead_cell_is_unlinked_and_replaced() {
-        let index = KeyIndex::<u32>::new(KeyHashing::default());
+        let index = KeyIndex::<u32>::sharing(KeyHashing::default(), KeyIndex::nothing());
         index.with_cell_for_insert("a", |cell| {
             kill(cell);
             let tombstone = cell.load_full();
@@ -432,7 +444,7 @@ mod tests {
 
     #[test]
     fn the_hash_index_is_built_by_the_threshold_th_create() {
-        let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 3);
+        let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 3, KeyIndex::nothing());
         let a = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
         // A dead cell is not filled in; its key's next create is.
         index.with_cell_for_insert("dead", |cell| {
@@ -455,7 +467,7 @@ mod tests {
 
     #[test]
     fn threshold_zero_builds_the_hash_index_up_front() {
-        let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 0);
+        let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 0, KeyIndex::nothing());
         assert!(index.filled_point().is_some());
         let a = index.with_cell_for_insert("a", |cell| cell as *const Cell<u32>);
         assert_eq!(in_point(&index, "a"), Some(a));
@@ -467,7 +479,8 @@ mod tests {
     #[test]
     fn creators_racing_the_fill_all_land_in_the_hash_index() {
         for round in 0..200 {
-            let index = KeyIndex::<u32>::with_threshold(KeyHashing::default(), 8);
+            let index =
+                KeyIndex::<u32>::with_threshold(KeyHashing::default(), 8, KeyIndex::nothing());
             std::thread::scope(|scope| {
                 for thread in 0..4 {
                     let index = &index;

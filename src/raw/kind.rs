@@ -125,7 +125,7 @@ use super::cursor::{Cursor, Filter, Kept, Start};
 use super::hash::KeyHashing;
 use super::journal::JournalHook;
 use super::keys::KeyIndex;
-use super::ring::{Ring, SlotRead};
+use super::ring::{Placeholders as RingPlaceholders, Ring, SlotRead};
 use super::snapshot::{Registration, SnapshotRegistry};
 use super::stack::Stack;
 use super::subscriber::{Subscriber, Subscribers};
@@ -173,6 +173,22 @@ impl<'a, T> Validation<'a, T> {
                 source,
             }),
             None => Ok(()),
+        }
+    }
+}
+
+/// The never-written versions every kind of a store can share: the ring's
+/// vacant hole and empty bucket, and what emptied dead cells hold.
+pub(crate) struct Placeholders<T> {
+    ring: RingPlaceholders<T>,
+    nothing: Arc<Version<T>>,
+}
+
+impl<T: Send + Sync + 'static> Placeholders<T> {
+    pub(crate) fn new() -> Self {
+        Placeholders {
+            ring: RingPlaceholders::new(),
+            nothing: KeyIndex::nothing(),
         }
     }
 }
@@ -304,6 +320,8 @@ impl<T: Send + Sync + 'static> Drop for Ticket<'_, T> {
 }
 
 impl<T: Send + Sync + 'static> RawKind<T> {
+    /// A kind with placeholders of its own (unit tests).
+    #[cfg(test)]
     pub(crate) fn new(
         name: Arc<str>,
         ring_capacity: usize,
@@ -311,12 +329,26 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         compare: Arc<CompareFn<T>>,
         validator: Option<Arc<ValidateFn<T>>>,
     ) -> Self {
+        let shared = Placeholders::new();
+        Self::sharing(name, ring_capacity, hashing, compare, validator, &shared)
+    }
+
+    /// A kind that shares `shared`'s never-written versions with the other
+    /// kinds of its store (issue 11: a kind pays for what it holds).
+    pub(crate) fn sharing(
+        name: Arc<str>,
+        ring_capacity: usize,
+        hashing: KeyHashing,
+        compare: Arc<CompareFn<T>>,
+        validator: Option<Arc<ValidateFn<T>>>,
+        shared: &Placeholders<T>,
+    ) -> Self {
         RawKind {
             name,
-            keys: KeyIndex::new(hashing),
+            keys: KeyIndex::sharing(hashing, Arc::clone(&shared.nothing)),
             head: AtomicU64::new(1),
             live: AtomicI64::new(0),
-            ring: Ring::new(ring_capacity),
+            ring: Ring::sharing(ring_capacity, &shared.ring),
             subscribers: Subscribers::new(),
             snapshots: SnapshotRegistry::new(),
             graveyard: Stack::new(),

@@ -16,7 +16,7 @@
 //!  └─ kinds: OrderedIndex<RawKind>         index.rs: crossbeam-skiplist (loom_index.rs under loom)
 //!      RawKind                             kind.rs: writes (P1), snapshots (P6), subscribing (P4)
 //!       ├─ keys: KeyIndex                  keys.rs: two indexes, one cell per key (I6)
-//!       │    ├─ order: OrderedIndex<Cell>  ordered: list, range, prefix, snapshots
+//!       │    ├─ order: LazyOrderedIndex    lazy.rs: the skip list, made on the first key; list, range, prefix
 //!       │    └─ point: PointIndex<Cell>    papaya, hashed by hash.rs: point get/set/delete
 //!       │         Cell                     cell.rs: a CAS register of Versions (I4)
 //!       ├─ head: AtomicU64                 the next revision
@@ -49,6 +49,7 @@
 //! | I4 dying cells are terminal; tombstones are claimed `KEEP` or `DYING` | [`cell`] |
 //! | I6 one live cell per key across both indexes; why two indexes | [`keys`] |
 //! | reads that write no shared memory; the maps' seams | [`index`] |
+//! | a kind's key order allocated on its first key, installed once without waiting | [`lazy`] |
 //! | the loom seam and its stand-ins | `crate::sync` |
 //!
 //! # The fences
@@ -101,6 +102,7 @@ pub(crate) mod index;
 pub(crate) mod journal;
 pub(crate) mod keys;
 pub(crate) mod kind;
+pub(crate) mod lazy;
 pub(crate) mod ring;
 pub(crate) mod snapshot;
 pub(crate) mod stack;

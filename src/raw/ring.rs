@@ -147,6 +147,25 @@ pub(crate) struct Ring<T> {
     released_below: AtomicU64,
 }
 
+/// The revision-0 hole and the empty sentinel bucket, which any number of
+/// rings may share: neither is ever written, and both are told apart by
+/// what they hold (revision 0; no slots), never by identity.
+pub(crate) struct Placeholders<T> {
+    vacant: Arc<Version<T>>,
+    unallocated: Arc<Bucket<T>>,
+}
+
+impl<T> Placeholders<T> {
+    pub(crate) fn new() -> Self {
+        Placeholders {
+            vacant: Arc::new(Version::committed(0, Arc::from(""), Payload::Hole)),
+            unallocated: Arc::new(Bucket {
+                slots: Box::default(),
+            }),
+        }
+    }
+}
+
 /// The bucket a consumer read last, by index (`Ring::read_cached`).
 pub(crate) type BucketCache<T> = Option<(usize, Arc<Bucket<T>>)>;
 
@@ -193,20 +212,25 @@ pub(crate) enum SlotRead<T> {
 impl<T> Ring<T> {
     /// A ring of `capacity` slots (a power of two), each holding a revision-0
     /// hole that every real revision (from 1) is newer than — as buckets
-    /// not yet allocated (see "Lazy buckets").
+    /// not yet allocated (see "Lazy buckets"); with placeholders of its own
+    /// (unit tests).
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::sharing(capacity, &Placeholders::new())
+    }
+
+    /// As [`new`](Self::new), with the vacant hole and the unallocated
+    /// sentinel `shared`'s: the kinds of one store share them, so an empty
+    /// ring allocates only its directory.
+    pub(crate) fn sharing(capacity: usize, shared: &Placeholders<T>) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        let vacant = Arc::new(Version::committed(0, Arc::from(""), Payload::Hole));
-        let unallocated = Arc::new(Bucket {
-            slots: Box::default(),
-        });
         let (last, _) = locate(capacity - 1);
         Ring {
             buckets: (0..=last)
-                .map(|_| ArcCell::new(Arc::clone(&unallocated)))
+                .map(|_| ArcCell::new(Arc::clone(&shared.unallocated)))
                 .collect(),
             mask: capacity as u64 - 1,
-            vacant,
+            vacant: Arc::clone(&shared.vacant),
             released_below: AtomicU64::new(1),
         }
     }

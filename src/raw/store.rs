@@ -39,7 +39,7 @@ use std::ops::{Bound, ControlFlow};
 use super::hash::KeyHashing;
 use super::index::OrderedIndex;
 use super::journal::JournalHook;
-use super::kind::{CompareFn, RawKind, RestoreError, ValidateFn, Validation};
+use super::kind::{CompareFn, Placeholders, RawKind, RestoreError, ValidateFn, Validation};
 use crate::sync::{fence, Arc, AtomicBool, Ordering};
 
 /// Every kind of the store, by name.
@@ -63,6 +63,8 @@ pub(crate) struct RawStore<T> {
     kinds: OrderedIndex<RawKind<T>>,
     /// Stands in for every kind that does not exist yet. Never written.
     absent: Arc<RawKind<T>>,
+    /// What every kind shares instead of allocating its own.
+    placeholders: Placeholders<T>,
     config: KindConfig<T>,
     closed: AtomicBool,
 }
@@ -70,17 +72,20 @@ pub(crate) struct RawStore<T> {
 impl<T: Send + Sync + 'static> RawStore<T> {
     pub(crate) fn new(config: KindConfig<T>) -> Self {
         debug_assert!(config.ring_capacity.is_power_of_two());
-        let absent = Arc::new(RawKind::new(
+        let placeholders = Placeholders::new();
+        let absent = Arc::new(RawKind::sharing(
             Arc::from(""),
             1,
             config.hashing,
             Arc::clone(&config.compare),
             None,
+            &placeholders,
         ));
         // `absent` is never written, so it needs no journal.
         RawStore {
             kinds: OrderedIndex::new(),
             absent,
+            placeholders,
             config,
             closed: AtomicBool::new(false),
         }
@@ -142,12 +147,13 @@ impl<T: Send + Sync + 'static> RawStore<T> {
     fn new_kind(&self, name: Arc<str>) -> RawKind<T> {
         let config = &self.config;
         let validator = config.validators.get(&*name).cloned();
-        RawKind::new(
+        RawKind::sharing(
             name,
             config.ring_capacity,
             config.hashing,
             Arc::clone(&config.compare),
             validator,
+            &self.placeholders,
         )
         .with_journal(config.journal.clone())
         .with_history(config.history as u64)

@@ -1,0 +1,122 @@
+//! What a kind costs (issue 11, item 2): an empty kind at most 1 KB of
+//! heap, a kind holding one small key at most 1.5 KB — so 100K one-key
+//! kinds fit in 150 MB. A kind allocates its ring buckets as revisions
+//! reach them and its point index only once it has many keys (`ring.rs`,
+//! "Lazy buckets"; `keys.rs`, "The point index comes later").
+//!
+//! A counting global allocator sums, per thread, the bytes allocated less
+//! the bytes freed while a test has armed it, so the harness's other test
+//! threads do not interfere. Each test warms its thread up first (the epoch
+//! collector's and arc-swap's one-time registrations), then measures many
+//! kinds and divides.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use zestor::Store;
+
+struct CountingPerThread;
+
+thread_local! {
+    /// Net bytes allocated on this thread while armed.
+    static NET: Cell<i64> = const { Cell::new(0) };
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count(delta: i64) {
+    // `try_with`: a thread's locals may be gone while it exits.
+    if ARMED.try_with(Cell::get).unwrap_or(false) {
+        let _ = NET.try_with(|net| net.set(net.get() + delta));
+    }
+}
+
+// SAFETY: every method forwards to `System` unchanged; the bookkeeping only
+// touches const-initialized thread-locals (no lazy initialization, no
+// destructor).
+unsafe impl GlobalAlloc for CountingPerThread {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as i64 - layout.size() as i64);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as i64));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingPerThread = CountingPerThread;
+
+/// Net heap bytes `f` leaves allocated on this thread.
+fn net_bytes<R>(f: impl FnOnce() -> R) -> (R, i64) {
+    NET.with(|net| net.set(0));
+    ARMED.with(|armed| armed.set(true));
+    let result = f();
+    ARMED.with(|armed| armed.set(false));
+    (result, NET.with(Cell::get))
+}
+
+const KINDS: usize = 2_000;
+
+/// A store whose thread-wide registrations are done: one kind written,
+/// read and watched on this thread before anything is measured.
+fn warmed_store() -> Store<u64> {
+    let store = Store::new();
+    store.set("warm-up", "key", 1).unwrap();
+    let _ = store.get("warm-up", "key").unwrap();
+    store.delete("warm-up", "key").unwrap();
+    store
+}
+
+#[test]
+fn an_empty_kind_costs_at_most_a_kilobyte() {
+    let store = warmed_store();
+    let (handles, bytes) = net_bytes(|| {
+        (0..KINDS)
+            .map(|i| store.kind(&format!("kind-{i:05}")).unwrap())
+            .collect::<Vec<_>>()
+    });
+    let handles_vec = (handles.capacity() * std::mem::size_of_val(&handles[0])) as i64;
+    let per_kind = (bytes - handles_vec) / KINDS as i64;
+    assert!(
+        per_kind <= 1024,
+        "an empty kind costs {per_kind} B of heap (at most 1,024 expected)"
+    );
+    // The kinds work: the lazily allocated parts appear on first use.
+    handles[7].set("key", 7).unwrap();
+    assert_eq!(*store.get("kind-00007", "key").unwrap().unwrap(), 7);
+}
+
+#[test]
+fn a_kind_of_one_key_costs_at_most_one_and_a_half_kilobytes() {
+    let store = warmed_store();
+    let ((), bytes) = net_bytes(|| {
+        for i in 0..KINDS {
+            store.set(&format!("kind-{i:05}"), "key", i as u64).unwrap();
+        }
+    });
+    let per_kind = bytes / KINDS as i64;
+    assert!(
+        per_kind <= 1536,
+        "a kind of one key costs {per_kind} B of heap (at most 1,536 expected)"
+    );
+    for i in (0..KINDS).step_by(97) {
+        let kind = format!("kind-{i:05}");
+        assert_eq!(*store.get(&kind, "key").unwrap().unwrap(), i as u64);
+    }
+}
