@@ -321,7 +321,7 @@ impl<T: Send + Sync + 'static> Drop for Ticket<'_, T> {
 
 impl<T: Send + Sync + 'static> RawKind<T> {
     /// A kind with placeholders of its own (unit tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(zestor_loom)))]
     pub(crate) fn new(
         name: Arc<str>,
         ring_capacity: usize,

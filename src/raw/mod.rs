@@ -17,7 +17,7 @@
 //!      RawKind                             kind.rs: writes (P1), snapshots (P6), subscribing (P4)
 //!       ├─ keys: KeyIndex                  keys.rs: two indexes, one cell per key (I6)
 //!       │    ├─ order: LazyOrderedIndex    lazy.rs: the skip list, made on the first key; list, range, prefix
-//!       │    └─ point: PointIndex<Cell>    papaya, hashed by hash.rs: point get/set/delete
+//!       │    └─ point: PointIndex<Cell>    papaya, hashed by hash.rs, built at the 64th key: point get/set/delete
 //!       │         Cell                     cell.rs: a CAS register of Versions (I4)
 //!       ├─ head: AtomicU64                 the next revision
 //!       ├─ live: AtomicI64                 the O(1) count
@@ -47,7 +47,7 @@
 //! | P5 close | [`store`] |
 //! | J1–J3 the journal hook: every revision recorded once; admit and sync around a write; restoring a kind | [`journal`] |
 //! | I4 dying cells are terminal; tombstones are claimed `KEEP` or `DYING` | [`cell`] |
-//! | I6 one live cell per key across both indexes; why two indexes | [`keys`] |
+//! | I6 one live cell per key across both indexes; why two indexes; the hash index built at the 64th key (F4) | [`keys`] |
 //! | reads that write no shared memory; the maps' seams | [`index`] |
 //! | a kind's key order allocated on its first key, installed once without waiting | [`lazy`] |
 //! | the loom seam and its stand-ins | `crate::sync` |
@@ -55,7 +55,7 @@
 //! # The fences
 //!
 //! No atomic access is SeqCst. Every store→load ("Dekker") ordering the
-//! protocols need is one of three `fence(SeqCst)`, the form loom models
+//! protocols need is one of four `fence(SeqCst)`, the form loom models
 //! exactly; each is named where it stands and pairs with the others:
 //!
 //! | fence | where | orders | pairs with |
@@ -63,6 +63,7 @@
 //! | F1 | every producer after its write (`RawKind::publish`), after marking an overflow (`Subscriber::mark_overflowed`), `RawStore::close` before it scans the kinds, and a graveyard sweep (`RawKind::sweep`) | the write (revision, ring slot, flag) before the loads of the subscriber list, the count of sleepers, each `waiting` flag, and the snapshot registry | F2, F3 |
 //! | F2 | `Subscribers::register`, after adding a subscriber; `SnapshotRegistry::register`, after adding a snapshot | the registration before the reads that follow it: the ring; `head`, which fixes the snapshot's revision | F1 |
 //! | F3 | `Subscriber::prepare_wait`, before sleeping | `waiting = true` and the kind's count of sleepers before the re-check | F1 |
+//! | F4 | `KeyIndex::publish`, a writer of a kind whose hash index it has not seen built; `KeyIndex::fill`, after building it | the cell's insert into the ordered index before the second look for the hash index; the hash index's `set` before the fill's scan | F4 (the other side) |
 //!
 //! # Linearization points
 //!
