@@ -73,6 +73,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             validators: HashMap::new(),
             ring_capacity: StoreBuilder::<T>::DEFAULT_RING_CAPACITY,
             history: StoreBuilder::<T>::DEFAULT_HISTORY,
+            hash_index_at: None,
             hashing: KeyHashing::default(),
             journal: None,
         }
@@ -86,6 +87,7 @@ impl<T: Send + Sync + 'static> Store<T> {
                 validators: builder.validators,
                 ring_capacity,
                 history: builder.history,
+                hash_index_at: builder.hash_index_at,
                 hashing: builder.hashing,
                 journal: builder
                     .journal
@@ -549,6 +551,7 @@ pub struct StoreBuilder<T, C = UsePartialEq> {
     validators: HashMap<String, Arc<ValidateFn<T>>>,
     ring_capacity: usize,
     history: usize,
+    hash_index_at: Option<usize>,
     hashing: KeyHashing,
     journal: Option<Arc<dyn Journal<T>>>,
 }
@@ -561,6 +564,9 @@ impl<T, C> StoreBuilder<T, C> {
     /// The history an unwatched kind keeps when none is set: its last 16
     /// revisions.
     pub const DEFAULT_HISTORY: usize = 16;
+    /// The key at which a kind builds its hash index when none is set: its
+    /// 64th.
+    pub const DEFAULT_HASH_INDEX_AT: usize = crate::sync::DEFAULT_POINT_THRESHOLD;
 
     /// Sets the compare function: `true` means old and new are equal, so a
     /// `set` or `update` stores nothing and emits no event.
@@ -573,6 +579,7 @@ impl<T, C> StoreBuilder<T, C> {
             validators: self.validators,
             ring_capacity: self.ring_capacity,
             history: self.history,
+            hash_index_at: self.hash_index_at,
             hashing: self.hashing,
             journal: self.journal,
         }
@@ -607,6 +614,30 @@ impl<T, C> StoreBuilder<T, C> {
     /// buffer size may not exceed it.
     pub fn ring_capacity(mut self, capacity: usize) -> Self {
         self.ring_capacity = capacity;
+        self
+    }
+
+    /// At which key a kind builds its hash index: when it creates its
+    /// `keys`-th key (default [`DEFAULT_HASH_INDEX_AT`](Self::DEFAULT_HASH_INDEX_AT),
+    /// 64; `0` builds it with the kind).
+    ///
+    /// Until then the kind answers point operations from its ordered index,
+    /// a skip list: about 2–3× slower on a kind of a dozen keys, and no
+    /// hash index to pay for — a hash index costs about 17 KB, more than a
+    /// kind of a few dozen small keys holds. Choose `0` for a few small
+    /// kinds read in a hot loop, where latency matters more than memory.
+    /// Either way reads see the same data; the switch is invisible to them.
+    ///
+    /// ```
+    /// use zestor::Store;
+    ///
+    /// // Three small, hot kinds: hash-indexed from their first key.
+    /// let store = Store::<u64>::builder().hash_index_at(0).build();
+    /// store.set("limits", "rate", 100).unwrap();
+    /// assert_eq!(*store.get("limits", "rate").unwrap().unwrap(), 100);
+    /// ```
+    pub fn hash_index_at(mut self, keys: usize) -> Self {
+        self.hash_index_at = Some(keys);
         self
     }
 
@@ -658,6 +689,7 @@ impl<T, C> StoreBuilder<T, C> {
             validators: self.validators,
             ring_capacity: self.ring_capacity,
             history: self.history,
+            hash_index_at: self.hash_index_at,
             hashing: self.hashing,
             journal: self.journal,
         };
@@ -700,6 +732,10 @@ impl<T, C> fmt::Debug for StoreBuilder<T, C> {
             .field("validated_kinds", &kinds)
             .field("ring_capacity", &self.ring_capacity)
             .field("history", &self.history)
+            .field(
+                "hash_index_at",
+                &self.hash_index_at.unwrap_or(Self::DEFAULT_HASH_INDEX_AT),
+            )
             .field("journal", &self.journal.is_some())
             .finish_non_exhaustive()
     }

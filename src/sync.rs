@@ -23,6 +23,11 @@ pub(crate) use loom::sync::atomic::{
     fence, AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering,
 };
 
+/// How many cells a kind creates before it builds its hash index, unless
+/// its store says otherwise (`raw/keys.rs`, "The lazy hash index"). Under
+/// loom the models choose (`loom_impl::set_point_threshold`).
+pub(crate) const DEFAULT_POINT_THRESHOLD: usize = 64;
+
 #[cfg(not(zestor_loom))]
 pub(crate) use std_impl::{
     attaching_previous, point_threshold, thread, ArcCell, ArcCellGuard, OnceSlot, WakerSlot,
@@ -50,7 +55,7 @@ mod std_impl {
     /// (`raw/keys.rs`, "The lazy hash index").
     #[inline(always)]
     pub(crate) fn point_threshold() -> usize {
-        64
+        super::DEFAULT_POINT_THRESHOLD
     }
 
     /// A value set at most once, by one thread, and read lock-free: `set` is

@@ -1,8 +1,9 @@
 //! What a kind costs (issue 11, item 2): an empty kind at most 1 KB of
 //! heap, a kind holding one small key at most 1.5 KB — so 100K one-key
 //! kinds fit in 150 MB. A kind allocates its ring buckets as revisions
-//! reach them and its point index only once it has many keys (`ring.rs`,
-//! "Lazy buckets"; `keys.rs`, "The point index comes later").
+//! reach them, its key order on its first key, and its hash index at its
+//! 64th key, or with the kind if the store asks (`ring.rs`, "Lazy
+//! buckets"; `lazy.rs`; `keys.rs`, "The lazy hash index").
 //!
 //! A counting global allocator sums, per thread, the bytes allocated less
 //! the bytes freed while a test has armed it, so the harness's other test
@@ -119,4 +120,27 @@ fn a_kind_of_one_key_costs_at_most_one_and_a_half_kilobytes() {
         let kind = format!("kind-{i:05}");
         assert_eq!(*store.get(&kind, "key").unwrap().unwrap(), i as u64);
     }
+}
+
+/// `StoreBuilder::hash_index_at(0)`: the hash index is built with the
+/// kind (the fast path for small hot kinds), and paid for up front.
+#[test]
+fn a_hash_index_asked_for_up_front_is_built_with_the_kind() {
+    let store = Store::<u64>::builder().hash_index_at(0).build();
+    store.set("warm-up", "key", 1).unwrap();
+    let kinds = 100;
+    let ((), bytes) = net_bytes(|| {
+        for i in 0..kinds {
+            store.kind(&format!("kind-{i:05}")).unwrap();
+        }
+    });
+    let per_kind = bytes / kinds as i64;
+    assert!(
+        per_kind > 10_000,
+        "an empty kind with its hash index costs {per_kind} B (a papaya map is ~17 KB)"
+    );
+    for i in 0..kinds {
+        store.set(&format!("kind-{i:05}"), "key", i).unwrap();
+    }
+    assert_eq!(*store.get("kind-00042", "key").unwrap().unwrap(), 42);
 }

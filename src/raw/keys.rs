@@ -171,6 +171,13 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         Self::with_threshold(hashing, point_threshold(), nothing)
     }
 
+    /// The same, still unshared and empty, index, building its hash index
+    /// at its `threshold`-th created cell instead.
+    pub(crate) fn with_threshold_of(self, threshold: usize) -> Self {
+        debug_assert_eq!(self.created.load(Ordering::Relaxed), 0, "not used yet");
+        Self::with_threshold(self.hashing, threshold, Arc::clone(&self.nothing))
+    }
+
     /// A key index that builds its hash index when its `threshold`-th cell
     /// is created (up front for 0).
     pub(crate) fn with_threshold(

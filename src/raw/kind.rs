@@ -368,6 +368,16 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         self
     }
 
+    /// The same, still unshared, kind building its hash index when it
+    /// creates its `keys`-th key (`keys.rs`, "The lazy hash index");
+    /// `None` keeps the default.
+    pub(crate) fn with_hash_index_at(mut self, keys: Option<usize>) -> Self {
+        if let Some(keys) = keys {
+            self.keys = self.keys.with_threshold_of(keys);
+        }
+        self
+    }
+
     /// The same kind, telling `journal` every revision it publishes.
     pub(crate) fn with_journal(mut self, journal: Option<Arc<dyn JournalHook<T>>>) -> Self {
         self.journal = journal;

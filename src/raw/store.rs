@@ -53,6 +53,9 @@ pub(crate) struct KindConfig<T> {
     pub(crate) ring_capacity: usize,
     /// Revisions each kind keeps while unwatched (`ring.rs`, "History").
     pub(crate) history: usize,
+    /// The created key at which a kind builds its hash index (`keys.rs`,
+    /// "The lazy hash index"); `None`: the crate's default.
+    pub(crate) hash_index_at: Option<usize>,
     pub(crate) hashing: KeyHashing,
     /// The copy of record every kind reports to, if any (`journal.rs`).
     pub(crate) journal: Option<Arc<dyn JournalHook<T>>>,
@@ -155,6 +158,7 @@ impl<T: Send + Sync + 'static> RawStore<T> {
             validator,
             &self.placeholders,
         )
+        .with_hash_index_at(config.hash_index_at)
         .with_journal(config.journal.clone())
         .with_history(config.history as u64)
     }
