@@ -219,9 +219,9 @@ impl<T> Ring<T> {
         Self::sharing(capacity, &Placeholders::new())
     }
 
-    /// As [`new`](Self::new), with the vacant hole and the unallocated
-    /// sentinel `shared`'s: the kinds of one store share them, so an empty
-    /// ring allocates only its directory.
+    /// A ring as `new` (unit tests) makes it, but with the vacant hole and
+    /// the unallocated sentinel `shared`'s: the kinds of one store share
+    /// them, so an empty ring allocates only its directory.
     pub(crate) fn sharing(capacity: usize, shared: &Placeholders<T>) -> Self {
         debug_assert!(capacity.is_power_of_two());
         let (last, _) = locate(capacity - 1);
