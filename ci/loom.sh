@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 declare -A bound=(
   [history]=3
   [i6_cells]=3
+  [lazy_installs]=3
   [p1_writes]=2
   [p3_ring]=3
   [p4_replay]=3
@@ -30,7 +31,7 @@ declare -A bound=(
   [point_fill]=2
   [previous_values]=3
 )
-models=(${LOOM_MODELS:-history i6_cells p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})
+models=(${LOOM_MODELS:-history i6_cells lazy_installs p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.

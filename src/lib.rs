@@ -54,6 +54,15 @@ pub fn loom_point_threshold(threshold: usize) {
     sync::set_point_threshold(threshold);
 }
 
+/// For the loom models only (`loom-tests/`): whether kinds created from now
+/// on allocate their key-order list and ring buckets when first needed, as
+/// outside loom, or up front, the default under loom (see `src/sync.rs`).
+#[cfg(zestor_loom)]
+#[doc(hidden)]
+pub fn loom_lazy_installs(on: bool) {
+    sync::set_lazy_installs(on);
+}
+
 /// For the loom models only (`loom-tests/`): whether `kind`'s hash index is
 /// built and filled (`src/raw/keys.rs`).
 #[cfg(zestor_loom)]

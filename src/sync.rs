@@ -30,13 +30,15 @@ pub(crate) const DEFAULT_POINT_THRESHOLD: usize = 64;
 
 #[cfg(not(zestor_loom))]
 pub(crate) use std_impl::{
-    attaching_previous, point_threshold, thread, ArcCell, ArcCellGuard, OnceSlot, WakerSlot,
+    attaching_previous, lazy_installs, point_threshold, thread, ArcCell, ArcCellGuard, OnceSlot,
+    WakerSlot,
 };
 
 #[cfg(zestor_loom)]
 pub(crate) use loom_impl::{
-    attach_previous, attaching_previous, point_threshold, reclaim_replaced, set_point_threshold,
-    set_stale_map_reads, stale_map_reads, thread, ArcCell, ArcCellGuard, OnceSlot, WakerSlot,
+    attach_previous, attaching_previous, lazy_installs, point_threshold, reclaim_replaced,
+    set_lazy_installs, set_point_threshold, set_stale_map_reads, stale_map_reads, thread, ArcCell,
+    ArcCellGuard, OnceSlot, WakerSlot,
 };
 
 #[cfg(not(zestor_loom))]
@@ -56,6 +58,13 @@ mod std_impl {
     #[inline(always)]
     pub(crate) fn point_threshold() -> usize {
         super::DEFAULT_POINT_THRESHOLD
+    }
+
+    /// A kind's key-order list and its ring's buckets are allocated when
+    /// first needed outside loom (see the loom stand-in's `LAZY_INSTALLS`).
+    #[inline(always)]
+    pub(crate) fn lazy_installs() -> bool {
+        true
     }
 
     /// A value set at most once, by one thread, and read lock-free: `set` is
@@ -214,14 +223,15 @@ mod loom_impl {
     }
 
     /// How many cells a kind creates before it builds its hash index
-    /// (`raw/keys.rs`): 64 in normal builds. Under loom it is 1 unless a
-    /// model asks otherwise (`loom-tests`' `model_point_threshold`): a
-    /// kind's first create builds and fills the hash index, so the models
-    /// of the other protocols run over the filled index — the path of every
-    /// kind past its first few dozen keys — while `point_fill` sets 2 to
-    /// race the fill itself. Read when a kind is created. A std atomic:
-    /// loom must not see it.
-    static POINT_THRESHOLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    /// (`raw/keys.rs`): 64 in normal builds. Under loom it is 0 unless a
+    /// model asks otherwise (`loom-tests`' `model_point_fill`): a kind is
+    /// made with its hash index built and filled, so the models of the
+    /// other protocols run over the filled index — the path of every kind
+    /// past its first few dozen keys — without exploring the fill, whose
+    /// extra fences and stale map reads multiplied their interleavings;
+    /// `point_fill` sets 2 to race the fill itself. Read when a kind is
+    /// created. A std atomic: loom must not see it.
+    static POINT_THRESHOLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
     pub(crate) fn set_point_threshold(threshold: usize) {
         POINT_THRESHOLD.store(threshold, std::sync::atomic::Ordering::Relaxed);
@@ -229,6 +239,26 @@ mod loom_impl {
 
     pub(crate) fn point_threshold() -> usize {
         POINT_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a kind allocates its key-order list (`raw/lazy.rs`) and its
+    /// ring's buckets (`raw/ring.rs`, "Lazy buckets") when first needed, as
+    /// outside loom, or up front. Up front by default under loom: each
+    /// install is one more compare-and-swap that every model of another
+    /// protocol would race (with both installs and the fill, CI's
+    /// `p7_batches` ran 70 minutes at its bound), and the state after it —
+    /// a list or bucket that is never replaced — is the state an eager
+    /// kind starts in, so those models lose nothing. The models of the
+    /// installs themselves (`loom_ring`'s bucket race, `point_fill`) turn
+    /// it on. A std atomic: loom must not see it.
+    static LAZY_INSTALLS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    pub(crate) fn set_lazy_installs(on: bool) {
+        LAZY_INSTALLS.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn lazy_installs() -> bool {
+        LAZY_INSTALLS.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the map stand-ins' lookups may read an older version of the

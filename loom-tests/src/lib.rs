@@ -91,8 +91,8 @@ pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
     // spin still exceeds this.
     builder.max_branches = 20_000;
     zestor::loom_reclaim_replaced(true);
+    let _reset = Reset(|| zestor::loom_reclaim_replaced(false));
     builder.check(f);
-    zestor::loom_reclaim_replaced(false);
 }
 
 /// [`model`] for the models of the lazy hash index (`src/raw/keys.rs`):
@@ -102,7 +102,30 @@ pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
 pub fn model_point_fill(threshold: usize, f: impl Fn() + Sync + Send + 'static) {
     zestor::loom_point_threshold(threshold);
     zestor::loom_stale_map_reads(true);
+    let _reset = Reset(|| {
+        zestor::loom_stale_map_reads(false);
+        zestor::loom_point_threshold(0);
+    });
     model(f);
-    zestor::loom_stale_map_reads(false);
-    zestor::loom_point_threshold(1);
+}
+
+/// [`model`] for the models of what a kind allocates when first needed
+/// (`src/raw/lazy.rs`, `src/raw/ring.rs`' "Lazy buckets"): kinds created
+/// in it get their key-order list on their first key and each ring bucket
+/// on its first publish, racing for the install, as outside loom (the
+/// other models start kinds with both in place: `src/sync.rs`).
+pub fn model_lazy_installs(f: impl Fn() + Sync + Send + 'static) {
+    zestor::loom_lazy_installs(true);
+    let _reset = Reset(|| zestor::loom_lazy_installs(false));
+    model(f);
+}
+
+/// Puts a model's switches back to the defaults the other models expect,
+/// also when the model fails (the next test of the file still runs).
+struct Reset(fn());
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        (self.0)();
+    }
 }

@@ -34,7 +34,7 @@
 use std::ops::{Bound, ControlFlow};
 
 use super::index::OrderedIndex;
-use crate::sync::{Arc, ArcCell};
+use crate::sync::{lazy_installs, Arc, ArcCell};
 
 /// An [`OrderedIndex`] whose list is allocated on the first insert.
 pub(crate) struct LazyOrderedIndex<V> {
@@ -42,9 +42,12 @@ pub(crate) struct LazyOrderedIndex<V> {
 }
 
 impl<V: Send + Sync + 'static> LazyOrderedIndex<V> {
+    /// An index with no list yet; under loom, unless a model races the
+    /// install, with its list already in (`sync.rs`, `LAZY_INSTALLS`).
     pub(crate) fn new() -> Self {
+        let list = (!lazy_installs()).then(|| Box::new(OrderedIndex::new()));
         LazyOrderedIndex {
-            list: ArcCell::new(Arc::new(None)),
+            list: ArcCell::new(Arc::new(list)),
         }
     }
 

@@ -127,7 +127,7 @@
 //!   kind, released as the ring moves on.
 
 use super::version::{Payload, Version};
-use crate::sync::{Arc, ArcCell, ArcCellGuard, AtomicU64, Ordering};
+use crate::sync::{lazy_installs, Arc, ArcCell, ArcCellGuard, AtomicU64, Ordering};
 
 /// The size of bucket 0, as a power of two: 8 slots (see "Lazy buckets").
 const FIRST_BUCKET_BITS: u32 = 3;
@@ -213,21 +213,35 @@ impl<T> Ring<T> {
     /// A ring of `capacity` slots (a power of two), each holding a revision-0
     /// hole that every real revision (from 1) is newer than — as buckets
     /// not yet allocated (see "Lazy buckets"); with placeholders of its own
-    /// (unit tests).
+    /// (unit tests, the loom ones included: they race the installs).
     #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> Self {
-        Self::sharing(capacity, &Placeholders::new())
+        Self::with_buckets(capacity, &Placeholders::new(), true)
     }
 
     /// A ring as `new` (unit tests) makes it, but with the vacant hole and
     /// the unallocated sentinel `shared`'s: the kinds of one store share
-    /// them, so an empty ring allocates only its directory.
+    /// them, so an empty ring allocates only its directory. Under loom,
+    /// unless a model races the installs, every bucket is allocated up
+    /// front (`sync.rs`, `LAZY_INSTALLS`).
     pub(crate) fn sharing(capacity: usize, shared: &Placeholders<T>) -> Self {
+        Self::with_buckets(capacity, shared, lazy_installs())
+    }
+
+    /// A ring whose buckets are allocated on their first publish if
+    /// `lazy`, else now.
+    fn with_buckets(capacity: usize, shared: &Placeholders<T>, lazy: bool) -> Self {
         debug_assert!(capacity.is_power_of_two());
         let (last, _) = locate(capacity - 1);
         Ring {
             buckets: (0..=last)
-                .map(|_| ArcCell::new(Arc::clone(&shared.unallocated)))
+                .map(|bucket| {
+                    ArcCell::new(if lazy {
+                        Arc::clone(&shared.unallocated)
+                    } else {
+                        Self::vacant_bucket(bucket, capacity, &shared.vacant)
+                    })
+                })
                 .collect(),
             mask: capacity as u64 - 1,
             vacant: Arc::clone(&shared.vacant),
@@ -311,17 +325,22 @@ impl<T> Ring<T> {
         if !current.is_unallocated() {
             return current;
         }
-        let len = bucket_len(bucket, self.mask as usize + 1);
-        let fresh = Arc::new(Bucket {
-            slots: (0..len)
-                .map(|_| ArcCell::new(Arc::clone(&self.vacant)))
-                .collect(),
-        });
+        let fresh = Self::vacant_bucket(bucket, self.mask as usize + 1, &self.vacant);
         // AcqRel (the CAS): Release publishes the vacant slots built above
         // to every reader whose Acquire load finds the bucket; on failure,
         // the winner's bucket is there, loaded again below (Acquire).
         let _ = cell.compare_and_swap(&current, &fresh);
         cell.load_full()
+    }
+
+    /// A new bucket `bucket` of a ring of `capacity` slots, every slot
+    /// holding the `vacant` hole.
+    fn vacant_bucket(bucket: usize, capacity: usize, vacant: &Arc<Version<T>>) -> Arc<Bucket<T>> {
+        Arc::new(Bucket {
+            slots: (0..bucket_len(bucket, capacity))
+                .map(|_| ArcCell::new(Arc::clone(vacant)))
+                .collect(),
+        })
     }
 
     /// Publishes `version`, stamped `revision`, into its slot, and hands
