@@ -7,10 +7,12 @@
 #   2. the end-to-end models (loom-tests/), each file with its own bound:
 #      3 where the model stays well under five minutes on 2 cores, 2 for
 #      p1_writes (three threads blocking and waking), p7_batches (two
-#      batches, each several installs and a decision) and point_fill (four
-#      threads racing a kind's hash-index fill, with stale map reads; its
-#      four-thread model ran past 13 minutes at 3), which take far longer
-#      at 3.
+#      batches, each several installs and a decision; about 8 minutes a
+#      model at 2, since the map stand-ins' reads release nothing, as the
+#      real maps': 85 s when they released, as the old loom mutex did) and
+#      point_fill (four threads racing a kind's hash-index fill, with stale
+#      map reads; its four-thread model ran past 13 minutes at 3), which
+#      take far longer at 3.
 #
 #   LOOM_MAX_PREEMPTIONS  one bound for every model (overrides the table)
 #   LOOM_MODELS           the end-to-end model files to run, e.g.
@@ -31,6 +33,19 @@ declare -A bound=(
   [point_fill]=2
   [previous_values]=3
 )
+# Test threads per model file: 2 where every model uses the stand-ins'
+# defaults (loom-tests' plain `model`), so two models share the 2 cores;
+# 1 where a model flips a process-wide switch (it refuses to run beside
+# another: loom-tests' `Running`).
+declare -A threads=(
+  [history]=2
+  [i6_cells]=2
+  [p1_writes]=2
+  [p3_ring]=2
+  [p4_replay]=2
+  [p5_close]=2
+  [p7_batches]=2
+)
 models=(${LOOM_MODELS:-history i6_cells lazy_installs p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
@@ -48,9 +63,9 @@ echo "    unit models: $((SECONDS - start)) s"
 for model in "${models[@]}"; do
   [ "$model" = none ] && continue
   preemptions="${LOOM_MAX_PREEMPTIONS:-${bound[$model]:-2}}"
-  echo "==> loom: ${model} (LOOM_MAX_PREEMPTIONS=${preemptions})"
+  echo "==> loom: ${model} (LOOM_MAX_PREEMPTIONS=${preemptions}, ${threads[$model]:-1} test threads)"
   start=$SECONDS
   LOOM_MAX_PREEMPTIONS="$preemptions" \
-    cargo test -q -p loom-tests --release --test "$model" -- --test-threads=1
+    cargo test -q -p loom-tests --release --test "$model" -- --test-threads="${threads[$model]:-1}"
   echo "    ${model}: $((SECONDS - start)) s"
 done

@@ -81,6 +81,11 @@ mod std_impl {
             OnceSlot(std::sync::OnceLock::new())
         }
 
+        /// A slot set before anyone else can see it.
+        pub(crate) fn with(value: T) -> Self {
+            OnceSlot(std::sync::OnceLock::from(value))
+        }
+
         /// Sets the value; false (dropping `value`) if it was set already.
         #[inline]
         pub(crate) fn set(&self, value: T) -> bool {
@@ -107,6 +112,12 @@ mod std_impl {
     impl<T> ArcCell<T> {
         pub(crate) fn new(value: Arc<T>) -> Self {
             ArcCell(arc_swap::ArcSwap::new(value))
+        }
+
+        /// A cell its owner never swaps: loads only (the loom stand-in
+        /// models it so; here it is any cell).
+        pub(crate) fn fixed(value: Arc<T>) -> Self {
+            Self::new(value)
         }
 
         #[inline]
@@ -173,6 +184,9 @@ mod loom_impl {
     use std::task::Waker;
 
     pub(crate) struct ArcCell<T> {
+        /// The value of a cell made `fixed`: its owner never swaps it, so
+        /// its loads are no loom operation (as for a preset `OnceSlot`).
+        fixed: Option<Arc<T>>,
         current: AtomicUsize,
         /// The values stored, by index. A failed CAS empties its slot again
         /// so the caller gets its `new` back unshared, as with `arc-swap`.
@@ -285,32 +299,48 @@ mod loom_impl {
     /// stored Release after the value and loaded Acquire before reading it,
     /// so the only synchronization loom credits is that flag's. Only one
     /// thread ever sets a given slot (`raw/keys.rs`).
+    ///
+    /// A slot made already set (`with`) has no flag: it is read before it
+    /// is shared or through whatever shared it, so its `get` is no loom
+    /// operation — one more scheduling point in every lookup of every
+    /// model, that can read only one thing, would only multiply the
+    /// interleavings loom explores.
     pub(crate) struct OnceSlot<T> {
-        flag: AtomicBool,
+        flag: Option<AtomicBool>,
         value: std::sync::OnceLock<T>,
     }
 
     impl<T> OnceSlot<T> {
         pub(crate) fn new() -> Self {
             OnceSlot {
-                flag: AtomicBool::new(false),
+                flag: Some(AtomicBool::new(false)),
                 value: std::sync::OnceLock::new(),
             }
         }
 
+        pub(crate) fn with(value: T) -> Self {
+            OnceSlot {
+                flag: None,
+                value: std::sync::OnceLock::from(value),
+            }
+        }
+
         pub(crate) fn set(&self, value: T) -> bool {
+            let Some(flag) = &self.flag else {
+                return false;
+            };
             if self.value.set(value).is_err() {
                 return false;
             }
-            self.flag.store(true, Ordering::Release);
+            flag.store(true, Ordering::Release);
             true
         }
 
         pub(crate) fn get(&self) -> Option<&T> {
-            if self.flag.load(Ordering::Acquire) {
-                self.value.get()
-            } else {
-                None
+            match &self.flag {
+                None => self.value.get(),
+                Some(flag) if flag.load(Ordering::Acquire) => self.value.get(),
+                Some(_) => None,
             }
         }
     }
@@ -328,8 +358,17 @@ mod loom_impl {
     impl<T> ArcCell<T> {
         pub(crate) fn new(value: Arc<T>) -> Self {
             ArcCell {
+                fixed: None,
                 current: AtomicUsize::new(0),
                 arena: std::sync::Mutex::new(vec![Some(value)]),
+            }
+        }
+
+        pub(crate) fn fixed(value: Arc<T>) -> Self {
+            ArcCell {
+                fixed: Some(value),
+                current: AtomicUsize::new(0),
+                arena: std::sync::Mutex::new(Vec::new()),
             }
         }
 
@@ -347,7 +386,10 @@ mod loom_impl {
         }
 
         pub(crate) fn load_full(&self) -> Arc<T> {
-            self.at(self.read_current())
+            match &self.fixed {
+                Some(value) => Arc::clone(value),
+                None => self.at(self.read_current()),
+            }
         }
 
         /// The current index: a plain Acquire load, or, reclaiming, a
@@ -363,6 +405,7 @@ mod loom_impl {
         }
 
         pub(crate) fn compare_and_swap(&self, current: &Arc<T>, new: &Arc<T>) -> bool {
+            assert!(self.fixed.is_none(), "a fixed cell is never swapped");
             let seen = self.read_current();
             if !Arc::ptr_eq(&self.at(seen), current) {
                 return false;

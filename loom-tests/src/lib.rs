@@ -9,6 +9,7 @@
 #![cfg(zestor_loom)]
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 use zestor::{Event, EventType, Store, Watch, WatchError};
 
@@ -68,13 +69,24 @@ pub fn drain<T: Send + Sync + 'static>(watch: &mut Watch<T>) -> Drained<T> {
 
 /// Runs a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS`,
 /// or 2 when it is unset (loom's own default, no bound, does not finish
-/// for these models; `ci/loom.sh` sets the bound per model file).
+/// for these models; `ci/loom.sh` sets the bound per model file). Models
+/// that use only this run side by side (`ci/loom.sh` gives their files two
+/// test threads): the stand-ins' switches are process-wide, and a model
+/// that flips one refuses to run beside another (`Running`).
 pub fn model(f: impl Fn() + Sync + Send + 'static) {
+    let _running = Running::plain();
+    check(builder(), f);
+}
+
+fn builder() -> loom::model::Builder {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(2);
     }
-    zestor::loom_reclaim_replaced(false);
+    builder
+}
+
+fn check(builder: loom::model::Builder, f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
@@ -82,17 +94,16 @@ pub fn model(f: impl Fn() + Sync + Send + 'static) {
 /// replaced (`src/sync.rs`): for the models of what snapshots pin, where a
 /// version nobody holds must really go.
 pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
+    let _running = Running::switched(
+        || zestor::loom_reclaim_replaced(true),
+        || zestor::loom_reclaim_replaced(false),
+    );
+    let mut builder = builder();
     // Reclaiming, every `ArcCell` load is a read-modify-write, so an
     // execution has more branch points than loom's default allows; a real
     // spin still exceeds this.
     builder.max_branches = 20_000;
-    zestor::loom_reclaim_replaced(true);
-    let _reset = Reset(|| zestor::loom_reclaim_replaced(false));
-    builder.check(f);
+    check(builder, f);
 }
 
 /// [`model`] for the models of the lazy hash index (`src/raw/keys.rs`):
@@ -100,13 +111,15 @@ pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
 /// created cell, and the map stand-ins' lookups may read an older version
 /// of a map, as a skip list's loads may (`src/raw/loom_index.rs`).
 pub fn model_point_fill(threshold: usize, f: impl Fn() + Sync + Send + 'static) {
+    let _running = Running::switched(
+        || zestor::loom_stale_map_reads(true),
+        || {
+            zestor::loom_stale_map_reads(false);
+            zestor::loom_point_threshold(0);
+        },
+    );
     zestor::loom_point_threshold(threshold);
-    zestor::loom_stale_map_reads(true);
-    let _reset = Reset(|| {
-        zestor::loom_stale_map_reads(false);
-        zestor::loom_point_threshold(0);
-    });
-    model(f);
+    check(builder(), f);
 }
 
 /// [`model`] for the models of what a kind allocates when first needed
@@ -115,17 +128,53 @@ pub fn model_point_fill(threshold: usize, f: impl Fn() + Sync + Send + 'static) 
 /// on its first publish, racing for the install, as outside loom (the
 /// other models start kinds with both in place: `src/sync.rs`).
 pub fn model_lazy_installs(f: impl Fn() + Sync + Send + 'static) {
-    zestor::loom_lazy_installs(true);
-    let _reset = Reset(|| zestor::loom_lazy_installs(false));
-    model(f);
+    let _running = Running::switched(
+        || zestor::loom_lazy_installs(true),
+        || zestor::loom_lazy_installs(false),
+    );
+    check(builder(), f);
 }
 
-/// Puts a model's switches back to the defaults the other models expect,
-/// also when the model fails (the next test of the file still runs).
-struct Reset(fn());
+/// Models running in this process, and whether one of them has flipped a
+/// stand-in switch (std atomics: loom must not see them).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static SWITCHED: AtomicBool = AtomicBool::new(false);
 
-impl Drop for Reset {
+/// A model running: with the defaults, beside other such models; or with a
+/// switch flipped, alone. Its drop puts the switch back, also when the
+/// model fails (the next test of the file still runs).
+struct Running(Option<fn()>);
+
+impl Running {
+    fn plain() -> Self {
+        RUNNING.fetch_add(1, SeqCst);
+        let running = Running(None);
+        assert!(
+            !SWITCHED.load(SeqCst),
+            "a model with a stand-in switch flipped is running: run its file with --test-threads=1"
+        );
+        running
+    }
+
+    fn switched(on: fn(), off: fn()) -> Self {
+        let others = RUNNING.fetch_add(1, SeqCst);
+        let running = Running(Some(off));
+        assert_eq!(
+            others, 0,
+            "a model that flips a stand-in switch runs alone: run its file with --test-threads=1"
+        );
+        SWITCHED.store(true, SeqCst);
+        on();
+        running
+    }
+}
+
+impl Drop for Running {
     fn drop(&mut self) {
-        (self.0)();
+        if let Some(off) = self.0 {
+            off();
+            SWITCHED.store(false, SeqCst);
+        }
+        RUNNING.fetch_sub(1, SeqCst);
     }
 }

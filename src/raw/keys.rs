@@ -185,26 +185,29 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         threshold: usize,
         nothing: Arc<Version<T>>,
     ) -> Self {
-        let index = KeyIndex {
+        KeyIndex {
             order: LazyOrderedIndex::new(),
-            point: OnceSlot::new(),
-            filled: AtomicBool::new(false),
+            // Nothing to fill at 0: the index is not shared yet.
+            point: if threshold == 0 {
+                OnceSlot::with(PointIndex::new(hashing))
+            } else {
+                OnceSlot::new()
+            },
+            filled: AtomicBool::new(threshold == 0),
             created: AtomicUsize::new(0),
             threshold,
             hashing,
             nothing,
-        };
-        if threshold == 0 {
-            // Nothing to fill: the index is not shared yet.
-            index.point.set(PointIndex::new(hashing));
-            index.filled.store(true, Ordering::Relaxed);
         }
-        index
     }
 
     /// The hash index once it is filled; `None` before (use `order`).
     #[inline]
     fn filled_point(&self) -> Option<&PointIndex<Cell<T>>> {
+        if self.threshold == 0 {
+            // Built with the index: nothing to wait for.
+            return self.point.get();
+        }
         // Acquire: pairs with the fill's Release store, so the fill's
         // inserts (and the `set` of `point`) are seen.
         if self.filled.load(Ordering::Acquire) {

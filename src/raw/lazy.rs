@@ -45,10 +45,12 @@ impl<V: Send + Sync + 'static> LazyOrderedIndex<V> {
     /// An index with no list yet; under loom, unless a model races the
     /// install, with its list already in (`sync.rs`, `LAZY_INSTALLS`).
     pub(crate) fn new() -> Self {
-        let list = (!lazy_installs()).then(|| Box::new(OrderedIndex::new()));
-        LazyOrderedIndex {
-            list: ArcCell::new(Arc::new(list)),
-        }
+        let list = if lazy_installs() {
+            ArcCell::new(Arc::new(None))
+        } else {
+            ArcCell::fixed(Arc::new(Some(Box::new(OrderedIndex::new()))))
+        };
+        LazyOrderedIndex { list }
     }
 
     /// Calls `f` with the value under `key`, if any.

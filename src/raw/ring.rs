@@ -236,11 +236,11 @@ impl<T> Ring<T> {
         Ring {
             buckets: (0..=last)
                 .map(|bucket| {
-                    ArcCell::new(if lazy {
-                        Arc::clone(&shared.unallocated)
+                    if lazy {
+                        ArcCell::new(Arc::clone(&shared.unallocated))
                     } else {
-                        Self::vacant_bucket(bucket, capacity, &shared.vacant)
-                    })
+                        ArcCell::fixed(Self::vacant_bucket(bucket, capacity, &shared.vacant))
+                    }
                 })
                 .collect(),
             mask: capacity as u64 - 1,
