@@ -259,12 +259,13 @@ mod loom_impl {
     /// ring's buckets (`raw/ring.rs`, "Lazy buckets") when first needed, as
     /// outside loom, or up front. Up front by default under loom: each
     /// install is one more compare-and-swap that every model of another
-    /// protocol would race (with both installs and the fill, CI's
-    /// `p7_batches` ran 70 minutes at its bound), and the state after it —
-    /// a list or bucket that is never replaced — is the state an eager
-    /// kind starts in, so those models lose nothing. The models of the
-    /// installs themselves (`loom_ring`'s bucket race, `point_fill`) turn
-    /// it on. A std atomic: loom must not see it.
+    /// protocol would race (with both installs and the hash-index fill in
+    /// every model, CI's loom step took 116 minutes; without, 28), and the
+    /// state after it — a list or bucket that is never replaced — is the
+    /// state an eager kind starts in, so those models lose nothing. The
+    /// model of the installs (`loom-tests`' `lazy_installs`) turns it on;
+    /// the ring's unit models make their rings lazy themselves
+    /// (`Ring::new`). A std atomic: loom must not see it.
     static LAZY_INSTALLS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
     pub(crate) fn set_lazy_installs(on: bool) {

@@ -99,8 +99,12 @@ impl WatchOptions {
     }
 
     /// How many revisions of the kind (writes, filtered or not) the watcher
-    /// may fall behind before it overflows. At least 1, at most the store's
-    /// [`ring_capacity`](crate::StoreBuilder::ring_capacity); `watch` returns
+    /// may fall behind before it overflows. Revisions can outnumber writes:
+    /// a write that a concurrent reader or writer finished for it (stamped)
+    /// leaves the revision it took unused, a hole that counts here too, so
+    /// leave some room above the writes you expect. At least 1, at most
+    /// the store's [`ring_capacity`](crate::StoreBuilder::ring_capacity);
+    /// `watch` returns
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) otherwise.
     pub fn buffer_size(mut self, buffer_size: usize) -> Self {
         self.buffer_size = buffer_size;
