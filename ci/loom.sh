@@ -33,17 +33,14 @@ declare -A bound=(
   [point_fill]=2
   [previous_values]=3
 )
-# Test threads per model file: 2 where every model uses the stand-ins'
-# defaults (loom-tests' plain `model`), so two models share the 2 cores;
-# 1 where a model flips a process-wide switch (it refuses to run beside
-# another: loom-tests' `Running`).
+# Test threads per model file: 2 where two models at a time finish sooner
+# on 2 cores (p7_batches 980 -> 725 s, i6_cells 213 -> 207 s; p1_writes,
+# p4_replay and p5_close took longer: 161 -> 227, 81 -> 95, 39 -> 43 s),
+# else 1. Only files whose models all keep the stand-ins' defaults may
+# have 2: a model that flips a process-wide switch refuses to run beside
+# another (loom-tests' `Running`).
 declare -A threads=(
-  [history]=2
   [i6_cells]=2
-  [p1_writes]=2
-  [p3_ring]=2
-  [p4_replay]=2
-  [p5_close]=2
   [p7_batches]=2
 )
 models=(${LOOM_MODELS:-history i6_cells lazy_installs p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})

@@ -70,9 +70,10 @@ pub fn drain<T: Send + Sync + 'static>(watch: &mut Watch<T>) -> Drained<T> {
 /// Runs a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS`,
 /// or 2 when it is unset (loom's own default, no bound, does not finish
 /// for these models; `ci/loom.sh` sets the bound per model file). Models
-/// that use only this run side by side (`ci/loom.sh` gives their files two
-/// test threads): the stand-ins' switches are process-wide, and a model
-/// that flips one refuses to run beside another (`Running`).
+/// that use only this may run side by side (`ci/loom.sh` gives some of
+/// their files two test threads): the stand-ins' switches are
+/// process-wide, and a model that flips one refuses to run beside another
+/// (`Running`).
 pub fn model(f: impl Fn() + Sync + Send + 'static) {
     let _running = Running::plain();
     check(builder(), f);
