@@ -9,7 +9,7 @@
 #      p1_writes (three threads blocking and waking), p7_batches (two
 #      batches, each several installs and a decision; about 8 minutes a
 #      model at 2, since the map stand-ins' reads release nothing, as the
-#      real maps': 85 s when they released, as the old loom mutex did) and
+#      real maps': 82-87 s when they released, as the old loom mutex did) and
 #      point_fill (four threads racing a kind's hash-index fill, with stale
 #      map reads; its four-thread model ran past 13 minutes at 3), which
 #      take far longer at 3.

@@ -159,13 +159,15 @@ impl Running {
 
     fn switched(on: fn(), off: fn()) -> Self {
         let others = RUNNING.fetch_add(1, SeqCst);
-        let running = Running(Some(off));
+        // Refused, it must not switch the other model's stand-ins back.
+        let mut running = Running(None);
         assert_eq!(
             others, 0,
             "a model that flips a stand-in switch runs alone: run its file with --test-threads=1"
         );
         SWITCHED.store(true, SeqCst);
         on();
+        running.0 = Some(off);
         running
     }
 }
