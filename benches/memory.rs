@@ -18,13 +18,16 @@
 //! keeps alive under each `StoreBuilder::history` setting, after `close`,
 //! and per kind: empty, after 1, 8, 100 and 2,000 writes, and for 100K
 //! kinds of one key, before and after that key's delete (`history.csv`).
+//! Last, where the bytes per key go: the allocations still live after the
+//! fill, by size, for zestor, papaya and the locked design
+//! (`breakdown.csv`); a size names its structure (`BENCHMARKS.md`).
 
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 
 use support::contenders::{self, Contender, Family, Variants, Visitor};
 use support::{key, size_label, Record, Rng};
@@ -35,13 +38,41 @@ struct Counting;
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+/// The largest allocation counted by its exact size in the breakdown;
+/// larger ones are counted by power-of-two class.
+const SMALL_MAX: usize = 4096;
+
+/// While set, live allocations are also counted by size (the breakdown).
+static BY_SIZE_ON: AtomicBool = AtomicBool::new(false);
+/// Live allocations of each size up to `SMALL_MAX` bytes.
+static BY_SIZE: [AtomicIsize; SMALL_MAX + 1] = [const { AtomicIsize::new(0) }; SMALL_MAX + 1];
+/// Live allocations above `SMALL_MAX`, by class `k`: sizes in `[2^k, 2^(k+1))`.
+static LARGE: [AtomicIsize; 64] = [const { AtomicIsize::new(0) }; 64];
+/// Their bytes, by the same class.
+static LARGE_BYTES: [AtomicIsize; 64] = [const { AtomicIsize::new(0) }; 64];
+
+fn tally(bytes: usize, delta: isize) {
+    if !BY_SIZE_ON.load(Ordering::Relaxed) {
+        return;
+    }
+    if bytes <= SMALL_MAX {
+        BY_SIZE[bytes].fetch_add(delta, Ordering::Relaxed);
+    } else {
+        let class = (usize::BITS - 1 - bytes.leading_zeros()) as usize;
+        LARGE[class].fetch_add(delta, Ordering::Relaxed);
+        LARGE_BYTES[class].fetch_add(delta * bytes as isize, Ordering::Relaxed);
+    }
+}
+
 fn grew(bytes: usize) {
     let now = CURRENT.fetch_add(bytes, Ordering::Relaxed) + bytes;
     PEAK.fetch_max(now, Ordering::Relaxed);
+    tally(bytes, 1);
 }
 
 fn shrank(bytes: usize) {
     CURRENT.fetch_sub(bytes, Ordering::Relaxed);
+    tally(bytes, -1);
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments
@@ -162,6 +193,99 @@ fn measure_here(family: Family, n: usize) -> String {
         .load(Ordering::Relaxed)
         .saturating_sub(measure.heap_before);
     format!("{},{after_drop}", measure.row.expect("visited"))
+}
+
+/// Where the bytes per key go: the allocations still live after filling
+/// `n` keys, by size, counted while the structure was filled.
+struct Breakdown<'a> {
+    n: usize,
+    keys: &'a [&'a str],
+    rows: Vec<String>,
+}
+
+impl Visitor for Breakdown<'_> {
+    fn visit<C: Contender>(&mut self, contender: &C) {
+        BY_SIZE_ON.store(false, Ordering::Relaxed);
+        let n = self.n as f64;
+        let name = contender.name();
+        // Sizes held by at least 1% of the keys get a row each; the rest
+        // are summed, so the rows add up to the whole growth.
+        let mut rest = 0;
+        for (size, live) in BY_SIZE.iter().enumerate() {
+            let live = live.load(Ordering::Relaxed);
+            if live.unsigned_abs() * 100 >= self.n {
+                let bytes = live * size as isize;
+                self.rows.push(format!(
+                    "{name},{size} B,{:.2},{:.1}",
+                    live as f64 / n,
+                    bytes as f64 / n
+                ));
+            } else {
+                rest += live * size as isize;
+            }
+        }
+        if rest != 0 {
+            self.rows.push(format!(
+                "{name},other sizes up to {SMALL_MAX} B,,{:.1}",
+                rest as f64 / n
+            ));
+        }
+        for (class, live) in LARGE.iter().enumerate() {
+            let live = live.load(Ordering::Relaxed);
+            if live != 0 {
+                let bytes = LARGE_BYTES[class].load(Ordering::Relaxed);
+                self.rows.push(format!(
+                    "{name},{live} of {}..{},,{:.1}",
+                    binary_label(1 << class),
+                    binary_label(1 << (class + 1)),
+                    bytes as f64 / n
+                ));
+            }
+        }
+        // Deferred frees: what the allocations above 4 KiB come to once a
+        // few removals have gone through the structure's reclamation.
+        BY_SIZE_ON.store(true, Ordering::Relaxed);
+        for key in self.keys.iter().take(100) {
+            assert!(contender.delete(key));
+        }
+        BY_SIZE_ON.store(false, Ordering::Relaxed);
+        let large: isize = LARGE_BYTES
+            .iter()
+            .map(|bytes| bytes.load(Ordering::Relaxed))
+            .sum();
+        self.rows.push(format!(
+            "{name},above {} after 100 deletes,,{:.1}",
+            binary_label(SMALL_MAX),
+            large as f64 / n
+        ));
+    }
+}
+
+/// `bytes` as KiB or MiB where it is a whole number of them.
+fn binary_label(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// The breakdown of one family's bytes per key at `n` keys; CSV rows:
+/// contender, allocation, allocations per key, bytes per key.
+fn breakdown_here(family: Family, n: usize) -> Vec<String> {
+    let keys: Vec<String> = (0..n as u64).map(key).collect();
+    let mut fill: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Rng::new(0xF111).shuffle(&mut fill);
+    let mut breakdown = Breakdown {
+        n,
+        keys: &fill,
+        rows: Vec::new(),
+    };
+    BY_SIZE_ON.store(true, Ordering::Relaxed);
+    contenders::visit(family, &fill, Variants::Primary, &mut breakdown);
+    breakdown.rows
 }
 
 /// What a held snapshot keeps alive: the heap growth per write while `held`
@@ -327,6 +451,16 @@ fn main() {
         Err(_) if support::quick() => 10_000,
         Err(_) => 1_000_000,
     };
+    if let Ok(name) = std::env::var("ZESTOR_MEMORY_BREAKDOWN") {
+        let (_, family) = FAMILIES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .expect("a known family");
+        for row in breakdown_here(*family, n) {
+            println!("{row}");
+        }
+        return;
+    }
     // In a child: measure the one family asked for.
     if let Ok(name) = std::env::var("ZESTOR_MEMORY_FAMILY") {
         let (_, family) = FAMILIES
@@ -418,4 +552,42 @@ fn main() {
         let _ = writeln!(csv, "{row}");
     }
     std::fs::write(dir.join("history.csv"), csv).expect("write history.csv");
+
+    // Where zestor's bytes per key go, next to papaya's (its point index
+    // alone) and the locked design's, each in a child of its own.
+    println!();
+    println!(
+        "where the bytes per key go at {} keys (allocations live after the fill, by size)",
+        size_label(n)
+    );
+    println!(
+        "{:<10} {:<28} {:>14} {:>12}",
+        "contender", "allocation", "count per key", "bytes/key"
+    );
+    let mut csv = String::from("contender,allocation,count_per_key,bytes_per_key\n");
+    for family in ["zestor", "papaya", "locked"] {
+        let output = Command::new(&exe)
+            .args(std::env::args().skip(1))
+            .env("ZESTOR_MEMORY_BREAKDOWN", family)
+            .env("ZESTOR_MEMORY_KEYS", n.to_string())
+            .output()
+            .expect("run the measuring child");
+        assert!(
+            output.status.success(),
+            "breakdown of {family}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for row in String::from_utf8(output.stdout)
+            .expect("UTF-8 output")
+            .lines()
+        {
+            let fields: Vec<&str> = row.split(',').collect();
+            println!(
+                "{:<10} {:<28} {:>14} {:>12}",
+                fields[0], fields[1], fields[2], fields[3]
+            );
+            let _ = writeln!(csv, "{row}");
+        }
+    }
+    std::fs::write(dir.join("breakdown.csv"), csv).expect("write breakdown.csv");
 }
