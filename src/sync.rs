@@ -221,7 +221,8 @@ mod loom_impl {
     /// models of the other protocols (`p1_writes` went from minutes to more
     /// than a quarter of an hour at its bound) without being what they
     /// check. The model of the attach itself (`loom-tests`'
-    /// `previous_values`) turns it on. A std atomic: loom must not see it.
+    /// `previous_values`, through `model_attaching_previous`) turns it on
+    /// while it runs. A std atomic: loom must not see it.
     static ATTACH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
     pub(crate) fn attach_previous(on: bool) {

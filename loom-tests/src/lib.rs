@@ -99,12 +99,33 @@ pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
         || zestor::loom_reclaim_replaced(true),
         || zestor::loom_reclaim_replaced(false),
     );
+    check(reclaiming_builder(), f);
+}
+
+/// [`model_reclaiming`], with publishers attaching previous values
+/// (`src/raw/ring.rs`, "Previous values"; off in the other models:
+/// `src/sync.rs`): for the model of what an update event carries.
+pub fn model_attaching_previous(f: impl Fn() + Sync + Send + 'static) {
+    let _running = Running::switched(
+        || {
+            zestor::loom_reclaim_replaced(true);
+            zestor::loom_attach_previous(true);
+        },
+        || {
+            zestor::loom_attach_previous(false);
+            zestor::loom_reclaim_replaced(false);
+        },
+    );
+    check(reclaiming_builder(), f);
+}
+
+fn reclaiming_builder() -> loom::model::Builder {
     let mut builder = builder();
     // Reclaiming, every `ArcCell` load is a read-modify-write, so an
     // execution has more branch points than loom's default allows; a real
     // spin still exceeds this.
     builder.max_branches = 20_000;
-    check(builder, f);
+    builder
 }
 
 /// [`model`] for the models of the lazy hash index (`src/raw/keys.rs`):

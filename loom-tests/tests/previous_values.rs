@@ -4,7 +4,7 @@
 #![cfg(zestor_loom)]
 
 use loom::thread;
-use loom_tests::model_reclaiming;
+use loom_tests::model_attaching_previous;
 use zestor::{Store, WatchOptions};
 
 /// A watcher subscribes while a writer updates a key, on a one-slot ring
@@ -15,9 +15,7 @@ use zestor::{Store, WatchOptions};
 /// without `attach_previous`), or decides before its F1.
 #[test]
 fn a_watcher_subscribing_during_an_update_gets_its_previous_value() {
-    // Off for the other models (`src/sync.rs`); this one checks it.
-    zestor::loom_attach_previous(true);
-    model_reclaiming(|| {
+    model_attaching_previous(|| {
         let store = Store::<u32>::builder().ring_capacity(1).build();
         store.set("k", "a", 0).unwrap();
         let writer = {
