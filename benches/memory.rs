@@ -411,17 +411,17 @@ fn history_here() -> Vec<String> {
     rows
 }
 
-/// Runs this binary again with `section` set, for a table measured in a
+/// Runs this binary again with `env` set, for a table measured in a
 /// process of its own; its rows.
-fn child_rows(exe: &std::path::Path, section: &str) -> String {
+fn child_rows(exe: &std::path::Path, env: &[(&str, &str)]) -> String {
     let output = Command::new(exe)
         .args(std::env::args().skip(1))
-        .env(section, "1")
+        .envs(env.iter().copied())
         .output()
         .expect("run the measuring child");
     assert!(
         output.status.success(),
-        "{section}: {}",
+        "{env:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
@@ -473,18 +473,14 @@ fn main() {
     let exe = std::env::current_exe().expect("this binary's path");
     let mut rows = Vec::new();
     for (name, _) in FAMILIES {
-        let output = Command::new(&exe)
-            .args(std::env::args().skip(1))
-            .env("ZESTOR_MEMORY_FAMILY", name)
-            .env("ZESTOR_MEMORY_KEYS", n.to_string())
-            .output()
-            .expect("run the measuring child");
-        assert!(
-            output.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let keys = n.to_string();
+        let row = child_rows(
+            &exe,
+            &[
+                ("ZESTOR_MEMORY_FAMILY", name),
+                ("ZESTOR_MEMORY_KEYS", &keys),
+            ],
         );
-        let row = String::from_utf8(output.stdout).expect("UTF-8 output");
         rows.push(row.trim().to_owned());
     }
 
@@ -522,7 +518,7 @@ fn main() {
     println!("written: {}", dir.join("memory.{csv,json}").display());
 
     // What held snapshots keep alive, in a child of its own.
-    let output = child_rows(&exe, "ZESTOR_MEMORY_PINS");
+    let output = child_rows(&exe, &[("ZESTOR_MEMORY_PINS", "1")]);
     println!();
     println!("zestor: what held snapshots keep alive (overwrites of random keys, 32-byte values)");
     println!(
@@ -541,7 +537,7 @@ fn main() {
     std::fs::write(dir.join("pins.csv"), csv).expect("write pins.csv");
 
     // What history keeps alive, in a child of its own.
-    let output = child_rows(&exe, "ZESTOR_MEMORY_HISTORY");
+    let output = child_rows(&exe, &[("ZESTOR_MEMORY_HISTORY", "1")]);
     println!();
     println!("zestor: what history keeps alive (300 overwrites of one key, 1 MiB values; bytes above the live value)");
     println!("{:<32} {:>14} {:>14}", "setting", "retained", "after close");
@@ -566,21 +562,15 @@ fn main() {
     );
     let mut csv = String::from("contender,allocation,count_per_key,bytes_per_key\n");
     for family in ["zestor", "papaya", "locked"] {
-        let output = Command::new(&exe)
-            .args(std::env::args().skip(1))
-            .env("ZESTOR_MEMORY_BREAKDOWN", family)
-            .env("ZESTOR_MEMORY_KEYS", n.to_string())
-            .output()
-            .expect("run the measuring child");
-        assert!(
-            output.status.success(),
-            "breakdown of {family}: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let keys = n.to_string();
+        let output = child_rows(
+            &exe,
+            &[
+                ("ZESTOR_MEMORY_BREAKDOWN", family),
+                ("ZESTOR_MEMORY_KEYS", &keys),
+            ],
         );
-        for row in String::from_utf8(output.stdout)
-            .expect("UTF-8 output")
-            .lines()
-        {
+        for row in output.lines() {
             let fields: Vec<&str> = row.split(',').collect();
             println!(
                 "{:<10} {:<28} {:>14} {:>12}",
