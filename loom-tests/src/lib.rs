@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
-use zestor::{Event, EventType, Store, Watch, WatchError};
+use zestor::{Event, EventType, Kind, Store, Watch, WatchError};
 
 /// Applies one event to a replica, as a consumer would.
 pub fn apply<T: Clone>(replica: &mut BTreeMap<String, T>, event: &Event<T>) {
@@ -67,6 +67,53 @@ pub fn drain<T: Send + Sync + 'static>(watch: &mut Watch<T>) -> Drained<T> {
     }
 }
 
+/// Writers on loom threads of their own, each setting one key through a
+/// kind handle and saying when its `set` has returned.
+pub struct Setters {
+    returned: loom::sync::Arc<Vec<loom::sync::atomic::AtomicBool>>,
+    threads: Vec<loom::thread::JoinHandle<()>>,
+}
+
+impl Setters {
+    /// Spawns one thread per `(key, value)`, which sets it through `kind`.
+    pub fn spawn(kind: &Kind<u32>, writes: &[(&'static str, u32)]) -> Self {
+        let returned = loom::sync::Arc::new(
+            writes
+                .iter()
+                .map(|_| loom::sync::atomic::AtomicBool::new(false))
+                .collect::<Vec<_>>(),
+        );
+        let threads = writes
+            .iter()
+            .enumerate()
+            .map(|(i, &(key, value))| {
+                let kind = kind.clone();
+                let returned = loom::sync::Arc::clone(&returned);
+                loom::thread::spawn(move || {
+                    kind.set(key, value).unwrap();
+                    // Release: a reader that sees the flag (Acquire) sees
+                    // the write as returned before its own read began.
+                    returned[i].store(true, loom::sync::atomic::Ordering::Release);
+                })
+            })
+            .collect();
+        Setters { returned, threads }
+    }
+
+    /// Whether writer `i`'s `set` has returned (Acquire, paired with the
+    /// writer's Release).
+    pub fn returned(&self, i: usize) -> bool {
+        self.returned[i].load(loom::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits for every writer.
+    pub fn join(self) {
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+    }
+}
+
 /// Runs a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS`,
 /// or 2 when it is unset (loom's own default, no bound, does not finish
 /// for these models; `ci/loom.sh` sets the bound per model file). Models
@@ -76,7 +123,7 @@ pub fn drain<T: Send + Sync + 'static>(watch: &mut Watch<T>) -> Drained<T> {
 /// (`Running`).
 pub fn model(f: impl Fn() + Sync + Send + 'static) {
     let _running = Running::plain();
-    check(builder(), f);
+    builder().check(f);
 }
 
 fn builder() -> loom::model::Builder {
@@ -87,10 +134,6 @@ fn builder() -> loom::model::Builder {
     builder
 }
 
-fn check(builder: loom::model::Builder, f: impl Fn() + Sync + Send + 'static) {
-    builder.check(f);
-}
-
 /// [`model`], with the `ArcCell` stand-in freeing what a compare-and-swap
 /// replaced (`src/sync.rs`): for the models of what snapshots pin, where a
 /// version nobody holds must really go.
@@ -99,7 +142,7 @@ pub fn model_reclaiming(f: impl Fn() + Sync + Send + 'static) {
         || zestor::loom_reclaim_replaced(true),
         || zestor::loom_reclaim_replaced(false),
     );
-    check(reclaiming_builder(), f);
+    reclaiming_builder().check(f);
 }
 
 /// [`model_reclaiming`], with publishers attaching previous values
@@ -116,7 +159,7 @@ pub fn model_attaching_previous(f: impl Fn() + Sync + Send + 'static) {
             zestor::loom_reclaim_replaced(false);
         },
     );
-    check(reclaiming_builder(), f);
+    reclaiming_builder().check(f);
 }
 
 fn reclaiming_builder() -> loom::model::Builder {
@@ -141,7 +184,7 @@ pub fn model_point_fill(threshold: usize, f: impl Fn() + Sync + Send + 'static) 
         },
     );
     zestor::loom_point_threshold(threshold);
-    check(builder(), f);
+    builder().check(f);
 }
 
 /// [`model`] for the models of what a kind allocates when first needed
@@ -154,7 +197,7 @@ pub fn model_lazy_installs(f: impl Fn() + Sync + Send + 'static) {
         || zestor::loom_lazy_installs(true),
         || zestor::loom_lazy_installs(false),
     );
-    check(builder(), f);
+    builder().check(f);
 }
 
 /// Models running in this process, and whether one of them has flipped a

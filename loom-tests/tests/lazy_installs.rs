@@ -6,10 +6,7 @@
 //! start their kinds with both in place: `src/sync.rs`, `LAZY_INSTALLS`.)
 #![cfg(zestor_loom)]
 
-use loom::sync::atomic::{AtomicBool, Ordering};
-use loom::sync::Arc;
-use loom::thread;
-use loom_tests::{drain, model_lazy_installs, snapshot};
+use loom_tests::{drain, model_lazy_installs, snapshot, Setters};
 use zestor::WatchOptions;
 
 /// Two writers create the first two keys of a fresh kind, racing to
@@ -26,29 +23,15 @@ fn first_keys_race_to_install_the_list_and_the_bucket() {
         let store = zestor::Store::<u32>::builder().ring_capacity(4).build();
         let kind = store.kind("k").unwrap();
         let mut watch = kind.watch(WatchOptions::new().buffer_size(4)).unwrap();
-        let done = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-        let writers: Vec<_> = [("a", 1), ("b", 2)]
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, value))| {
-                let kind = kind.clone();
-                let done = Arc::clone(&done);
-                thread::spawn(move || {
-                    kind.set(key, value).unwrap();
-                    done[i].store(true, Ordering::Release);
-                })
-            })
-            .collect();
-        let returned = [0, 1].map(|i| done[i].load(Ordering::Acquire));
+        let writers = Setters::spawn(&kind, &[("a", 1), ("b", 2)]);
+        let returned = [0, 1].map(|i| writers.returned(i));
         let listed = snapshot(&store, "k");
         for (i, key) in ["a", "b"].into_iter().enumerate() {
             if returned[i] {
                 assert!(listed.contains_key(key), "{key}: set returned, not listed");
             }
         }
-        for writer in writers {
-            writer.join().unwrap();
-        }
+        writers.join();
         let listed = snapshot(&store, "k");
         assert_eq!(
             listed.into_iter().collect::<Vec<_>>(),

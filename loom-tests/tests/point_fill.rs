@@ -10,7 +10,7 @@
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::model_point_fill;
+use loom_tests::{model_point_fill, Setters};
 use zestor::Store;
 
 fn value(kind: &zestor::Kind<u32>, key: &str) -> Option<u32> {
@@ -28,29 +28,15 @@ fn creates_race_the_fill() {
     model_point_fill(2, || {
         let store = Store::<u32>::builder().ring_capacity(4).build();
         let kind = store.kind("k").unwrap();
-        let done = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-        let writers: Vec<_> = [("a", 1), ("b", 2)]
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, v))| {
-                let kind = kind.clone();
-                let done = Arc::clone(&done);
-                thread::spawn(move || {
-                    kind.set(key, v).unwrap();
-                    done[i].store(true, Ordering::Release);
-                })
-            })
-            .collect();
+        let writers = Setters::spawn(&kind, &[("a", 1), ("b", 2)]);
         for (i, (key, v)) in [("a", 1), ("b", 2)].into_iter().enumerate() {
-            let returned = done[i].load(Ordering::Acquire);
+            let returned = writers.returned(i);
             let read = value(&kind, key);
             if returned {
                 assert_eq!(read, Some(v), "{key}: set returned, read absent");
             }
         }
-        for writer in writers {
-            writer.join().unwrap();
-        }
+        writers.join();
         assert!(
             zestor::loom_point_filled(&kind),
             "two cells created: the hash index is built and filled"
