@@ -518,36 +518,29 @@ fn main() {
     println!("written: {}", dir.join("memory.{csv,json}").display());
 
     // What held snapshots keep alive, in a child of its own.
-    let output = child_rows(&exe, &[("ZESTOR_MEMORY_PINS", "1")]);
     println!();
     println!("zestor: what held snapshots keep alive (overwrites of random keys, 32-byte values)");
     println!(
         "{:>6} {:>9} {:>20} {:>26}",
         "held", "writes", "bytes/write held", "bytes left after dropping"
     );
-    let mut csv = String::from("held,writes,bytes_per_write_held,bytes_after_drop\n");
-    for row in output.lines() {
-        let fields: Vec<&str> = row.split(',').collect();
-        println!(
-            "{:>6} {:>9} {:>20} {:>26}",
-            fields[0], fields[1], fields[2], fields[3]
-        );
-        let _ = writeln!(csv, "{row}");
-    }
-    std::fs::write(dir.join("pins.csv"), csv).expect("write pins.csv");
+    table(
+        &child_rows(&exe, &[("ZESTOR_MEMORY_PINS", "1")]),
+        "held,writes,bytes_per_write_held,bytes_after_drop",
+        "pins.csv",
+        |f| format!("{:>6} {:>9} {:>20} {:>26}", f[0], f[1], f[2], f[3]),
+    );
 
     // What history keeps alive, in a child of its own.
-    let output = child_rows(&exe, &[("ZESTOR_MEMORY_HISTORY", "1")]);
     println!();
     println!("zestor: what history keeps alive (300 overwrites of one key, 1 MiB values; bytes above the live value)");
     println!("{:<32} {:>14} {:>14}", "setting", "retained", "after close");
-    let mut csv = String::from("setting,retained_bytes,after_close_bytes\n");
-    for row in output.lines() {
-        let fields: Vec<&str> = row.split(',').collect();
-        println!("{:<32} {:>14} {:>14}", fields[0], fields[1], fields[2]);
-        let _ = writeln!(csv, "{row}");
-    }
-    std::fs::write(dir.join("history.csv"), csv).expect("write history.csv");
+    table(
+        &child_rows(&exe, &[("ZESTOR_MEMORY_HISTORY", "1")]),
+        "setting,retained_bytes,after_close_bytes",
+        "history.csv",
+        |f| format!("{:<32} {:>14} {:>14}", f[0], f[1], f[2]),
+    );
 
     // Where zestor's bytes per key go, next to papaya's (its point index
     // alone) and the locked design's, each in a child of its own.
@@ -560,24 +553,36 @@ fn main() {
         "{:<10} {:<28} {:>14} {:>12}",
         "contender", "allocation", "count per key", "bytes/key"
     );
-    let mut csv = String::from("contender,allocation,count_per_key,bytes_per_key\n");
-    for family in ["zestor", "papaya", "locked"] {
-        let keys = n.to_string();
-        let output = child_rows(
-            &exe,
-            &[
-                ("ZESTOR_MEMORY_BREAKDOWN", family),
-                ("ZESTOR_MEMORY_KEYS", &keys),
-            ],
-        );
-        for row in output.lines() {
-            let fields: Vec<&str> = row.split(',').collect();
-            println!(
-                "{:<10} {:<28} {:>14} {:>12}",
-                fields[0], fields[1], fields[2], fields[3]
-            );
-            let _ = writeln!(csv, "{row}");
-        }
+    let keys = n.to_string();
+    let rows: String = ["zestor", "papaya", "locked"]
+        .into_iter()
+        .map(|family| {
+            child_rows(
+                &exe,
+                &[
+                    ("ZESTOR_MEMORY_BREAKDOWN", family),
+                    ("ZESTOR_MEMORY_KEYS", &keys),
+                ],
+            )
+        })
+        .collect();
+    table(
+        &rows,
+        "contender,allocation,count_per_key,bytes_per_key",
+        "breakdown.csv",
+        |f| format!("{:<10} {:<28} {:>14} {:>12}", f[0], f[1], f[2], f[3]),
+    );
+}
+
+/// Prints each CSV row of `rows` as `line` lays out its fields, and writes
+/// them under `header` to `file` in the bench output directory.
+fn table(rows: &str, header: &str, file: &str, line: impl Fn(&[&str]) -> String) {
+    let mut csv = format!("{header}\n");
+    for row in rows.lines() {
+        let fields: Vec<&str> = row.split(',').collect();
+        println!("{}", line(&fields));
+        let _ = writeln!(csv, "{row}");
     }
-    std::fs::write(dir.join("breakdown.csv"), csv).expect("write breakdown.csv");
+    let path = support::output_dir().join(file);
+    std::fs::write(&path, csv).unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
 }
