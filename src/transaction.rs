@@ -112,6 +112,7 @@ impl<'a, T: Send + Sync + 'static> Transaction<'a, T> {
                             Payload::LiveShared {
                                 value: Arc::clone(value),
                                 created: false,
+                                txn: None,
                             },
                         ))
                     });

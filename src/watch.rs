@@ -443,7 +443,9 @@ fn make_event<T>(
     let revision = version.revision();
     let key = Arc::clone(&version.key);
     let (value, previous) = match &version.payload {
-        Payload::Deleted(removed) => {
+        Payload::Deleted {
+            previous: removed, ..
+        } => {
             let removed = Value::new(Arc::clone(removed));
             (removed.clone(), Some(removed))
         }

@@ -259,27 +259,27 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 Payload::LiveShared {
                     value: Arc::clone(value),
                     created: false,
+                    txn: Some(Arc::clone(txn)),
                 }
             }
             (BatchOp::Set(value), Base::Absent(_)) => Payload::LiveShared {
                 value: Arc::clone(value),
                 created: true,
+                txn: Some(Arc::clone(txn)),
             },
-            (BatchOp::Delete, Base::Live(old)) => Payload::Deleted(Arc::clone(old)),
+            (BatchOp::Delete, Base::Live(old)) => Payload::Deleted {
+                previous: Arc::clone(old),
+                txn: Some(Arc::clone(txn)),
+            },
             (BatchOp::Delete, Base::Absent(_)) => return Ok(None),
         };
         let replaced = base.replaced().cloned();
         let delta = live_delta(&base, &payload);
         let link = match payload {
-            Payload::Deleted(_) => None,
+            Payload::Deleted { .. } => None,
             _ => replaced.as_ref(),
         };
-        let version = Arc::new(Version::in_txn(
-            Arc::clone(&current.key),
-            payload,
-            link,
-            txn,
-        ));
+        let version = Arc::new(Version::in_txn(Arc::clone(&current.key), payload, link));
         drop(base);
         if cell.compare_and_swap(&current, &version) {
             Ok(Some(Installed {

@@ -353,7 +353,7 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         self.order.remove_if_same(key, cell);
         let tombstone = cell.load();
         let held = match &tombstone.payload {
-            Payload::Deleted(held) => held,
+            Payload::Deleted { previous: held, .. } => held,
             _ => unreachable!("a dead cell holds a tombstone (I4)"),
         };
         if Arc::ptr_eq(held, &self.nothing) {
@@ -362,7 +362,7 @@ impl<T: Send + Sync + 'static> KeyIndex<T> {
         let husk = Arc::new(Version::committed(
             tombstone.revision(),
             Arc::clone(&tombstone.key),
-            Payload::Deleted(Arc::clone(&self.nothing)),
+            Payload::deleted(Arc::clone(&self.nothing)),
         ));
         let dying = husk.claim_dying();
         debug_assert!(dying, "a fresh tombstone is unclaimed");
@@ -390,7 +390,7 @@ mod tests {
         let dead = Arc::new(Version::committed(
             9,
             Arc::clone(&current.key),
-            Payload::Deleted(Arc::clone(&current)),
+            Payload::deleted(Arc::clone(&current)),
         ));
         assert!(cell.compare_and_swap(&current, &dead));
         assert!(dead.claim_dying());
@@ -429,7 +429,7 @@ mod tests {
             assert_eq!(husk.revision(), tombstone.revision());
             assert_eq!(&*husk.key, "a");
             assert!(
-                matches!(&husk.payload, Payload::Deleted(held) if Arc::ptr_eq(held, &index.nothing)),
+                matches!(&husk.payload, Payload::Deleted { previous, .. } if Arc::ptr_eq(previous, &index.nothing)),
                 "emptied: the cell no longer holds what was deleted"
             );
         });

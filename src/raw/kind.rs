@@ -610,7 +610,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             return match &held.payload {
                 Payload::Empty => Ok(Base::Absent(None)),
                 Payload::Live { .. } | Payload::LiveShared { .. } => Ok(Base::Live(held)),
-                Payload::Deleted(_) => {
+                Payload::Deleted { .. } => {
                     if held.claim_keep() {
                         Ok(Base::Absent(Some(held)))
                     } else {
@@ -734,7 +734,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                     return Attempt::Done(None);
                 };
                 let previous = Arc::clone(previous);
-                let payload = Payload::Deleted(Arc::clone(&previous));
+                let payload = Payload::deleted(Arc::clone(&previous));
                 let attempt = match self.install(cell, &current, &base, payload) {
                     Ok(tombstone) => {
                         self.retire(cell, &tombstone);
@@ -766,7 +766,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         let delta = live_delta(base, &payload);
         // A tombstone links to what it replaced strongly, in its payload.
         let link = match payload {
-            Payload::Deleted(_) => None,
+            Payload::Deleted { .. } => None,
             _ => replaced,
         };
         let next = Arc::new(Version::pending(Arc::clone(&current.key), payload, link));
@@ -1143,7 +1143,7 @@ pub(super) fn dispose<G>(garbage: G) {
 pub(super) fn live_delta<T>(base: &Base<'_, T>, payload: &Payload<T>) -> i64 {
     match (base, payload) {
         (Base::Absent(_), Payload::Live { .. } | Payload::LiveShared { .. }) => 1,
-        (Base::Live(_), Payload::Deleted(_)) => -1,
+        (Base::Live(_), Payload::Deleted { .. }) => -1,
         _ => 0,
     }
 }

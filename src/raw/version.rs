@@ -19,11 +19,11 @@
 //! until the version is stamped and, if a snapshot needs it, pinned).
 //!
 //! ```text
-//! Version { status, key, payload, prev, txn }
+//! Version { status, key, payload, prev }
 //!   payload: Empty                     a fresh cell, never written (cells only)
 //!          | Live { value, created }   a stored value: a create or an update event
-//!          | LiveShared { .. }         the same, the value shared with its set_many
-//!          | Deleted(previous)         a tombstone; previous is the delete event's value
+//!          | LiveShared { .., txn }    the same, the value shared with its set_many
+//!          | Deleted { previous, txn } a tombstone; previous is the delete event's value
 //!          | Hole                      an abandoned revision (ring only)
 //!          | Batch(versions)           the versions of one atomic write (ring only)
 //!          | WithPrevious { .. }       an update, with the value it replaced
@@ -75,8 +75,9 @@ pub(crate) struct Version<T> {
     /// strongly until it is pinned for the snapshots that need it, so a reader
     /// that needs it can always upgrade (`kind.rs`, "Snapshots").
     prev: Option<Weak<Version<T>>>,
-    /// The batch or transaction this version belongs to, if any.
-    txn: Option<Arc<Txn>>,
+    // The batch or transaction a version belongs to is in its payload
+    // (`LiveShared`, `Deleted`): 8 B less per version (96 B → 88 B for a
+    // 32-byte value; BENCHMARKS.md, "Memory").
 }
 
 /// What a version says about its key.
@@ -89,10 +90,19 @@ pub(crate) enum Payload<T> {
     Live { value: T, created: bool },
     /// A stored value shared with the `set_many` call that wrote it, which
     /// may have to install it again after an abort (`batch.rs`).
-    LiveShared { value: Arc<T>, created: bool },
+    /// `txn`: the batch or transaction that installed it, if any.
+    LiveShared {
+        value: Arc<T>,
+        created: bool,
+        txn: Option<Arc<Txn>>,
+    },
     /// A tombstone carrying the live version it replaced (the delete event's
-    /// value, and the state before it for snapshots).
-    Deleted(Arc<Version<T>>),
+    /// value, and the state before it for snapshots), and the batch or
+    /// transaction that installed it, if any.
+    Deleted {
+        previous: Arc<Version<T>>,
+        txn: Option<Arc<Txn>>,
+    },
     /// A revision that was taken and then abandoned (a lost stamp, or a panic
     /// between taking and publishing). Exists only in the ring; watchers skip it.
     Hole,
@@ -178,7 +188,6 @@ impl<T> Version<T> {
             key,
             payload,
             prev: None,
-            txn: None,
         }
     }
 
@@ -189,24 +198,20 @@ impl<T> Version<T> {
             key,
             payload,
             prev: prev.map(Arc::downgrade),
-            txn: None,
         }
     }
 
-    /// A version of the batch or transaction `txn`.
-    pub(crate) fn in_txn(
-        key: Arc<str>,
-        payload: Payload<T>,
-        prev: Option<&Arc<Self>>,
-        txn: &Arc<Txn>,
-    ) -> Self {
-        Version {
+    /// A version of the batch or transaction its payload names
+    /// (`LiveShared` or `Deleted` with a `txn`).
+    pub(crate) fn in_txn(key: Arc<str>, payload: Payload<T>, prev: Option<&Arc<Self>>) -> Self {
+        let version = Version {
             status: AtomicU64::new(IN_TXN),
             key,
             payload,
             prev: prev.map(Arc::downgrade),
-            txn: Some(Arc::clone(txn)),
-        }
+        };
+        debug_assert!(version.txn().is_some(), "a batch version names its batch");
+        version
     }
 
     /// The status word, decoded.
@@ -273,7 +278,10 @@ impl<T> Version<T> {
     /// The transaction of a batch or transaction version.
     #[inline]
     pub(crate) fn txn(&self) -> Option<&Arc<Txn>> {
-        self.txn.as_ref()
+        match &self.payload {
+            Payload::LiveShared { txn, .. } | Payload::Deleted { txn, .. } => txn.as_ref(),
+            _ => None,
+        }
     }
 
     /// The version this one replaced, if it was not an empty cell and is
@@ -281,7 +289,7 @@ impl<T> Version<T> {
     /// `Err(Gone)` when the replaced version was freed (nobody needs it any
     /// more: see `kind.rs`, "Snapshots").
     pub(crate) fn predecessor(&self) -> Result<Option<Arc<Self>>, Gone> {
-        if let Payload::Deleted(previous) = &self.payload {
+        if let Payload::Deleted { previous, .. } = &self.payload {
             return Ok(Some(Arc::clone(previous)));
         }
         match &self.prev {
@@ -313,7 +321,7 @@ impl<T> Version<T> {
     }
 
     fn claim(&self, flag: u64) -> bool {
-        debug_assert!(matches!(self.payload, Payload::Deleted(_)));
+        debug_assert!(matches!(self.payload, Payload::Deleted { .. }));
         let mut word = self.status.load(Ordering::Acquire);
         loop {
             if word >= ABORTED {
@@ -340,7 +348,7 @@ impl<T> Version<T> {
     /// True for a tombstone whose cell is being unlinked: terminal (I4).
     #[inline]
     pub(crate) fn is_dead(&self) -> bool {
-        if !matches!(self.payload, Payload::Deleted(_)) {
+        if !matches!(self.payload, Payload::Deleted { .. }) {
             return false;
         }
         let word = self.status.load(Ordering::Acquire);
@@ -362,6 +370,14 @@ fn decode(word: u64) -> Status {
 }
 
 impl<T> Payload<T> {
+    /// The tombstone of a delete outside any batch, replacing `previous`.
+    pub(crate) fn deleted(previous: Arc<Version<T>>) -> Self {
+        Payload::Deleted {
+            previous,
+            txn: None,
+        }
+    }
+
     /// The event this payload reports to watchers; `None` for the states no
     /// watcher is told about (a fresh cell, a hole, a batch's envelope).
     #[inline]
@@ -373,7 +389,7 @@ impl<T> Payload<T> {
             Payload::Live { created: false, .. } | Payload::LiveShared { created: false, .. } => {
                 Some(EventType::Update)
             }
-            Payload::Deleted(_) => Some(EventType::Delete),
+            Payload::Deleted { .. } => Some(EventType::Delete),
             Payload::Empty
             | Payload::Hole
             | Payload::Batch(_)
@@ -561,5 +577,24 @@ impl fmt::Debug for EventTypes {
         f.debug_set()
             .entries(all.into_iter().filter(|t| self.contains(*t)))
             .finish()
+    }
+}
+
+#[cfg(all(test, not(zestor_loom)))]
+mod tests {
+    use super::*;
+
+    /// Every key holds one version, so its size is bytes per key (BENCHMARKS
+    /// "Memory"): the status word, the key, the payload and the weak link,
+    /// plus an `Arc` header of 16. The batch a version belongs to rides in
+    /// the payload's spare room rather than in a field of its own.
+    #[test]
+    fn a_version_is_four_words_and_its_payload() {
+        // A 32-byte value, as the memory benchmark's records: 40 B payload.
+        assert_eq!(std::mem::size_of::<Payload<[u64; 4]>>(), 40);
+        assert_eq!(std::mem::size_of::<Version<[u64; 4]>>(), 72);
+        // A one-word value: the two-pointer payloads set the size.
+        assert_eq!(std::mem::size_of::<Payload<u64>>(), 24);
+        assert_eq!(std::mem::size_of::<Version<u64>>(), 56);
     }
 }
