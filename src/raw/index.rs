@@ -154,10 +154,12 @@ impl<V: Send + Sync + 'static> PointIndex<V> {
         match map.try_insert(Arc::clone(key), Arc::clone(value)) {
             Ok(_) => {
                 drop(map);
-                if ENTRIES_ADDED.with(|added| {
+                // `try_with`: a thread being torn down skips its turn.
+                let due = ENTRIES_ADDED.try_with(|added| {
                     added.set(added.get().wrapping_add(1));
                     added.get() % HAND_BACK_EVERY == 0
-                }) {
+                });
+                if due == Ok(true) {
                     self.hand_back_retired();
                 }
                 return;

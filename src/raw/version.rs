@@ -590,11 +590,12 @@ mod tests {
     /// the payload's spare room rather than in a field of its own.
     #[test]
     fn a_version_is_four_words_and_its_payload() {
+        // At most: a compiler may pack an enum better, never worse.
         // A 32-byte value, as the memory benchmark's records: 40 B payload.
-        assert_eq!(std::mem::size_of::<Payload<[u64; 4]>>(), 40);
-        assert_eq!(std::mem::size_of::<Version<[u64; 4]>>(), 72);
+        assert!(std::mem::size_of::<Payload<[u64; 4]>>() <= 40);
+        assert!(std::mem::size_of::<Version<[u64; 4]>>() <= 72);
         // A one-word value: the two-pointer payloads set the size.
-        assert_eq!(std::mem::size_of::<Payload<u64>>(), 24);
-        assert_eq!(std::mem::size_of::<Version<u64>>(), 56);
+        assert!(std::mem::size_of::<Payload<u64>>() <= 24);
+        assert!(std::mem::size_of::<Version<u64>>() <= 56);
     }
 }
