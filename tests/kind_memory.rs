@@ -165,6 +165,7 @@ fn a_hash_index_asked_for_up_front_is_built_with_the_kind() {
 /// created keys (`keys.rs`), so a fill leaves the live table and at most
 /// the one replaced last.
 #[test]
+#[cfg_attr(miri, ignore = "100K keys: hours under Miri, and the tables are papaya's")]
 fn a_growing_kind_frees_the_hash_tables_it_replaced() {
     let store = warmed_store();
     let keys = 100_000;
