@@ -161,11 +161,15 @@ fn a_hash_index_asked_for_up_front_is_built_with_the_kind() {
 /// key): papaya hands a replaced table to its collector, which frees
 /// retirements per thread in batches of 32 (papaya issue #60), and a fill
 /// retires one table per doubling, so every replaced table stayed — 19 B
-/// per key at 1M keys. The kind now hands its batch back every 4,096
-/// created keys (`keys.rs`), so a fill leaves the live table and at most
-/// the one replaced last.
+/// per key at 1M keys. Each thread now hands its batch back every 4,096
+/// entries it adds to a hash index (`keys.rs`, "Freeing the tables a
+/// growing hash index replaced"), so a fill leaves the live table and at
+/// most the one replaced last.
 #[test]
-#[cfg_attr(miri, ignore = "100K keys: hours under Miri, and the tables are papaya's")]
+#[cfg_attr(
+    miri,
+    ignore = "100K keys: hours under Miri, and the tables are papaya's"
+)]
 fn a_growing_kind_frees_the_hash_tables_it_replaced() {
     let store = warmed_store();
     let keys = 100_000;
