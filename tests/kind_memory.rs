@@ -11,78 +11,13 @@
 //! collector's and arc-swap's one-time registrations), then measures many
 //! kinds and divides.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod support;
 
+use support::per_thread_heap::{large_live, net_bytes, CountingPerThread};
 use zestor::Store;
-
-struct CountingPerThread;
-
-thread_local! {
-    /// Net bytes allocated on this thread while armed.
-    static NET: Cell<i64> = const { Cell::new(0) };
-    /// Net count of allocations of at least `LARGE` bytes on this thread
-    /// while armed: hash tables, not keys or versions.
-    static LARGE_LIVE: Cell<i64> = const { Cell::new(0) };
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// What `LARGE_LIVE` counts: bigger than any per-key allocation or ring
-/// bucket, smaller than the hash tables of a kind of a few thousand keys.
-const LARGE: usize = 64 * 1024;
-
-fn count(delta: i64) {
-    // `try_with`: a thread's locals may be gone while it exits.
-    if ARMED.try_with(Cell::get).unwrap_or(false) {
-        let _ = NET.try_with(|net| net.set(net.get() + delta));
-        if delta.unsigned_abs() as usize >= LARGE {
-            let _ = LARGE_LIVE.try_with(|live| live.set(live.get() + delta.signum()));
-        }
-    }
-}
-
-// SAFETY: every method forwards to `System` unchanged; the bookkeeping only
-// touches const-initialized thread-locals (no lazy initialization, no
-// destructor).
-unsafe impl GlobalAlloc for CountingPerThread {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as i64);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(-(layout.size() as i64));
-        count(new_size as i64);
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as i64));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingPerThread = CountingPerThread;
-
-/// Net heap bytes `f` leaves allocated on this thread.
-fn net_bytes<R>(f: impl FnOnce() -> R) -> (R, i64) {
-    NET.with(|net| net.set(0));
-    LARGE_LIVE.with(|live| live.set(0));
-    ARMED.with(|armed| armed.set(true));
-    let result = f();
-    ARMED.with(|armed| armed.set(false));
-    (result, NET.with(Cell::get))
-}
 
 const KINDS: usize = 2_000;
 
@@ -178,7 +113,7 @@ fn a_growing_kind_frees_the_hash_tables_it_replaced() {
             store.set("big", &format!("key-{i:06}"), i).unwrap();
         }
     });
-    let large = LARGE_LIVE.with(Cell::get);
+    let large = large_live();
     // Before the hand-back: 5 (the live table and the 4 replaced tables
     // of 64 KiB or more); with it: 1.
     assert!(

@@ -1,4 +1,8 @@
 //! Helpers shared by several test files (`mod support;` in each).
+// Each test file uses a part of it.
+#![allow(dead_code)]
+
+pub mod per_thread_heap;
 
 /// xorshift64*: a tiny deterministic PRNG, so a failing run can be replayed
 /// from its seed.
