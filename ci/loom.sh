@@ -30,6 +30,7 @@ declare -A bound=(
   [p5_close]=3
   [p6_snapshots]=3
   [p7_batches]=2
+  [p8_remove]=3
   [point_fill]=2
   [previous_values]=3
 )
@@ -43,7 +44,7 @@ declare -A threads=(
   [i6_cells]=2
   [p7_batches]=2
 )
-models=(${LOOM_MODELS:-history i6_cells lazy_installs p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches point_fill previous_values})
+models=(${LOOM_MODELS:-history i6_cells lazy_installs p1_writes p3_ring p4_replay p5_close p6_snapshots p7_batches p8_remove point_fill previous_values})
 
 export RUSTFLAGS="${RUSTFLAGS:-} --cfg zestor_loom"
 # A separate target dir: the cfg changes every crate's build.

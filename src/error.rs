@@ -58,6 +58,26 @@ pub enum Error {
         /// The oldest revision the kind still kept when asked.
         oldest: u64,
     },
+    /// [`remove_kind`](crate::Store::remove_kind): a key of the kind still
+    /// holds a value. Delete its keys first.
+    KindNotEmpty {
+        /// The kind that was not removed.
+        kind: String,
+    },
+    /// [`remove_kind`](crate::Store::remove_kind): a
+    /// [`Watch`](crate::Watch) or [`Mirror`](crate::Mirror) of the kind is
+    /// alive. Drop it first.
+    KindWatched {
+        /// The kind that was not removed.
+        kind: String,
+    },
+    /// [`remove_kind`](crate::Store::remove_kind): writes (or new watches)
+    /// kept entering the kind while it tried; a removal never waits for
+    /// them. Try again when the kind is quiet.
+    KindBusy {
+        /// The kind that was not removed.
+        kind: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -89,6 +109,18 @@ impl fmt::Display for Error {
                 f,
                 "revision {requested} is no longer kept (the oldest kept is {oldest}): \
                  resync from a snapshot and watch from its revision + 1"
+            ),
+            Error::KindNotEmpty { kind } => write!(
+                f,
+                "kind {kind:?} was not removed: it still holds values (delete its keys first)"
+            ),
+            Error::KindWatched { kind } => write!(
+                f,
+                "kind {kind:?} was not removed: a watch or mirror of it is alive (drop it first)"
+            ),
+            Error::KindBusy { kind } => write!(
+                f,
+                "kind {kind:?} was not removed: writes kept entering it; try again when it is quiet"
             ),
         }
     }

@@ -46,9 +46,28 @@ impl<T: Send + Sync + 'static> Kind<T> {
         Kind { store, raw }
     }
 
-    fn view(&self) -> Result<KindRef<'_, T>> {
+    /// Runs `f` on the kind: the one this handle holds, or, once that one
+    /// was removed ([`Store::remove_kind`](crate::Store::remove_kind)), the
+    /// one now under its name. A removed kind reads as empty and sends its
+    /// writes on to the current one (P8, `raw/gate.rs`), so it stands in
+    /// when there is none yet.
+    #[inline]
+    fn view<R>(&self, f: impl FnOnce(KindRef<'_, T>) -> Result<R>) -> Result<R> {
         check_open(&self.store)?;
-        Ok(KindRef::new(&self.store, self.raw.name(), &self.raw))
+        if !self.raw.is_removed() {
+            return f(KindRef::new(&self.store, self.raw.name(), &self.raw));
+        }
+        self.view_moved(f)
+    }
+
+    #[cold]
+    fn view_moved<R>(&self, f: impl FnOnce(KindRef<'_, T>) -> Result<R>) -> Result<R> {
+        let name = self.raw.name();
+        let current = self
+            .store
+            .current_kind(name)
+            .unwrap_or_else(|| Arc::clone(&self.raw));
+        f(KindRef::new(&self.store, name, &current))
     }
 
     /// The kind's name.
@@ -58,7 +77,7 @@ impl<T: Send + Sync + 'static> Kind<T> {
 
     /// [`Store::set`](crate::Store::set) on this kind.
     pub fn set(&self, key: &str, value: T) -> Result<SetResult> {
-        self.view()?.set(key, value)
+        self.view(|k| k.set(key, value))
     }
 
     /// [`Store::set_many`](crate::Store::set_many) on this kind.
@@ -67,7 +86,7 @@ impl<T: Send + Sync + 'static> Kind<T> {
         K: AsRef<str>,
         I: IntoIterator<Item = (K, T)>,
     {
-        self.view()?.set_many(items.into_iter().collect())
+        self.view(|k| k.set_many(items.into_iter().collect()))
     }
 
     /// [`Store::update`](crate::Store::update) on this kind.
@@ -76,32 +95,32 @@ impl<T: Send + Sync + 'static> Kind<T> {
         F: FnMut(&T) -> std::result::Result<T, E>,
         E: Into<BoxError>,
     {
-        self.view()?.update(key, f)
+        self.view(|k| k.update(key, f))
     }
 
     /// [`Store::delete`](crate::Store::delete) on this kind.
     pub fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
-        self.view()?.delete(key)
+        self.view(|k| k.delete(key))
     }
 
     /// [`Store::get`](crate::Store::get) on this kind.
     pub fn get(&self, key: &str) -> Result<Option<Value<T>>> {
-        self.view()?.get(key)
+        self.view(|k| k.get(key))
     }
 
     /// [`Store::read`](crate::Store::read) on this kind: no shared-memory writes.
     pub fn read<R>(&self, key: &str, f: impl FnOnce(&T) -> R) -> Result<Option<R>> {
-        self.view()?.read(key, f)
+        self.view(|k| k.read(key, f))
     }
 
     /// [`Store::contains`](crate::Store::contains) on this kind.
     pub fn contains(&self, key: &str) -> Result<bool> {
-        self.view()?.contains(key)
+        self.view(|k| k.contains(key))
     }
 
     /// [`Store::list`](crate::Store::list) on this kind.
     pub fn list(&self) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        Ok(self.view()?.list())
+        self.view(|k| Ok(k.list()))
     }
 
     /// [`Store::list_filtered`](crate::Store::list_filtered) on this kind.
@@ -109,47 +128,47 @@ impl<T: Send + Sync + 'static> Kind<T> {
         &self,
         filter: impl FnMut(&str, &T) -> bool,
     ) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        Ok(self.view()?.list_filtered(filter))
+        self.view(|k| Ok(k.list_filtered(filter)))
     }
 
     /// [`Store::range`](crate::Store::range) on this kind.
     pub fn range<'r>(&self, range: impl RangeBounds<&'r str>) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        Ok(self.view()?.range(range))
+        self.view(|k| Ok(k.range(range)))
     }
 
     /// [`Store::prefix`](crate::Store::prefix) on this kind.
     pub fn prefix(&self, prefix: &str) -> Result<Vec<(Arc<str>, Value<T>)>> {
-        Ok(self.view()?.prefix(prefix))
+        self.view(|k| Ok(k.prefix(prefix)))
     }
 
     /// [`Store::keys`](crate::Store::keys) on this kind.
     pub fn keys(&self) -> Result<Vec<Arc<str>>> {
-        Ok(self.view()?.keys())
+        self.view(|k| Ok(k.keys()))
     }
 
     /// [`Store::values`](crate::Store::values) on this kind.
     pub fn values(&self) -> Result<Vec<Value<T>>> {
-        Ok(self.view()?.values())
+        self.view(|k| Ok(k.values()))
     }
 
     /// [`Store::count`](crate::Store::count) on this kind.
     pub fn count(&self) -> Result<usize> {
-        Ok(self.view()?.count())
+        self.view(|k| Ok(k.count()))
     }
 
     /// [`Store::batch_retries`](crate::Store::batch_retries) on this kind.
     pub fn batch_retries(&self) -> Result<u64> {
-        Ok(self.view()?.batch_retries())
+        self.view(|k| Ok(k.batch_retries()))
     }
 
     /// [`Store::revision`](crate::Store::revision) on this kind.
     pub fn revision(&self) -> Result<u64> {
-        Ok(self.view()?.revision())
+        self.view(|k| Ok(k.revision()))
     }
 
     /// [`Store::watch`](crate::Store::watch) on this kind.
     pub fn watch(&self, options: WatchOptions) -> Result<Watch<T>> {
-        self.view()?.watch(options)
+        self.view(|k| k.watch(options))
     }
 
     /// [`Store::mirror`](crate::Store::mirror) on this kind.
@@ -160,7 +179,7 @@ impl<T: Send + Sync + 'static> Kind<T> {
 
     /// [`Store::mirror_with`](crate::Store::mirror_with) on this kind.
     pub fn mirror_with(&self, options: WatchOptions) -> Result<Mirror<T>> {
-        self.view()?.mirror(options)
+        self.view(|k| k.mirror(options))
     }
 
     /// [`Store::transaction`](crate::Store::transaction) on this kind.
@@ -169,12 +188,12 @@ impl<T: Send + Sync + 'static> Kind<T> {
         F: FnMut(&mut Transaction<'_, T>) -> std::result::Result<R, E>,
         E: Into<BoxError>,
     {
-        self.view()?.transaction(f)
+        self.view(|k| k.transaction(f))
     }
 
     /// [`Store::snapshot`](crate::Store::snapshot) on this kind.
     pub fn snapshot(&self) -> Result<Snapshot<T>> {
-        Ok(self.view()?.snapshot())
+        self.view(|k| Ok(k.snapshot()))
     }
 }
 

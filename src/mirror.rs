@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::WatchError;
 use crate::raw::cursor::Filter;
+use crate::raw::gate::Removed;
 use crate::raw::kind::{RawKind, RawSnapshot};
 use crate::raw::store::RawStore;
 use crate::raw::version::{EventType, EventTypes};
@@ -178,7 +179,8 @@ impl<T: Send + Sync + 'static> Mirror<T> {
         let mut replica = Map::default();
         let mut syncs = 0;
         // A fresh mirror diffs against an empty replica: every entry.
-        let synced = sync_until_done(&store, &raw, &options, &mut replica, &mut syncs)?;
+        let mut raw = raw;
+        let synced = sync_until_done(&store, &mut raw, &options, &mut replica, &mut syncs)?;
         let mut mirror = Mirror {
             store,
             raw,
@@ -462,7 +464,7 @@ impl<T: Send + Sync + 'static> Mirror<T> {
     fn resync(&mut self) -> Result<(), WatchError> {
         let synced = sync_until_done(
             &self.store,
-            &self.raw,
+            &mut self.raw,
             &self.options,
             &mut self.replica,
             &mut self.syncs,
@@ -580,7 +582,7 @@ struct Synced<T: Send + Sync + 'static> {
 /// before the snapshot is taken, so it always starts right after it.
 fn sync_until_done<T: Send + Sync + 'static>(
     store: &Arc<RawStore<T>>,
-    raw: &Arc<RawKind<T>>,
+    raw: &mut Arc<RawKind<T>>,
     options: &WatchOptions,
     replica: &mut Map<Held<T>>,
     syncs: &mut u64,
@@ -592,7 +594,7 @@ fn sync_until_done<T: Send + Sync + 'static>(
 /// One sync against `replica` (see the module docs).
 fn sync<T: Send + Sync + 'static>(
     store: &Arc<RawStore<T>>,
-    raw: &Arc<RawKind<T>>,
+    raw: &mut Arc<RawKind<T>>,
     options: &WatchOptions,
     replica: &mut Map<Held<T>>,
     attempt: u64,
@@ -608,7 +610,14 @@ fn sync<T: Send + Sync + 'static>(
         // The replica knows what each write replaced.
         previous: false,
     };
-    let (cursor, snapshot) = raw.subscribe_at_snapshot(filter);
+    // A kind removed since this mirror last looked (it was not watched
+    // then): the mirror follows the name (P8, `raw/gate.rs`).
+    let (cursor, snapshot) = loop {
+        match raw.subscribe_at_snapshot(filter.clone()) {
+            Ok(subscribed) => break subscribed,
+            Err(Removed) => *raw = store.kind_or_create(raw.name()),
+        }
+    };
     let revision = snapshot.revision();
     let mut watch = Watch::new(Arc::clone(store), cursor);
     let mut early = Vec::new();

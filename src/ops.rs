@@ -13,6 +13,7 @@ use crate::error::{BoxError, Error, Result};
 use crate::mirror::Mirror;
 use crate::raw::batch::{BatchOp, BatchWrite, Conflict};
 use crate::raw::cursor::{Filter, Start};
+use crate::raw::gate::Removed;
 use crate::raw::kind::{RawKind, SetResult, Validation};
 use crate::raw::store::RawStore;
 use crate::snapshot::{self, Entry, Snapshot};
@@ -71,9 +72,58 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
 
     /// `set` of a key and value that [`check_set`] and [`check_admitted`]
     /// accepted.
+    /// Runs `op` on this kind and, each time it finds a kind removed (P8,
+    /// `raw/gate.rs`), on the kind now under the name: made if `create`,
+    /// else `None` once there is none. Syncs the kind it ran on.
+    #[inline]
+    fn on_current<R>(
+        &self,
+        create: bool,
+        mut op: impl FnMut(&Arc<RawKind<T>>) -> Result<R, Removed>,
+    ) -> Option<Result<R>> {
+        match op(self.raw) {
+            Ok(result) => Some(self.synced(self.raw, result)),
+            Err(Removed) => self.on_current_slow(create, op),
+        }
+    }
+
+    #[cold]
+    fn on_current_slow<R>(
+        &self,
+        create: bool,
+        mut op: impl FnMut(&Arc<RawKind<T>>) -> Result<R, Removed>,
+    ) -> Option<Result<R>> {
+        loop {
+            let kind = if create {
+                self.store.kind_or_create(self.name)
+            } else {
+                self.store.current_kind(self.name)?
+            };
+            if let Ok(result) = op(&kind) {
+                return Some(self.synced(&kind, result));
+            }
+        }
+    }
+
+    /// Like [`on_current`](Self::on_current), making the kind if needed.
+    #[inline]
+    fn on_current_or_new<R>(
+        &self,
+        op: impl FnMut(&Arc<RawKind<T>>) -> Result<R, Removed>,
+    ) -> Result<R> {
+        self.on_current(true, op)
+            .expect("a kind is made when there is none")
+    }
+
     pub(crate) fn set_validated(&self, key: &str, value: T) -> Result<SetResult> {
-        let result = self.raw.set(key, value);
-        self.synced(self.raw, result)
+        let mut value = Some(value);
+        self.on_current_or_new(|kind| {
+            let value_now = value.take().expect("each attempt gets the value back");
+            kind.set(key, value_now).map_err(|returned| {
+                value = Some(returned);
+                Removed
+            })
+        })
     }
 
     pub(crate) fn set_many<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
@@ -85,12 +135,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     /// `set_many` of items that [`check_set_many`] and [`check_admitted`]
     /// accepted: one atomic batch (P7), in key order; of two items with one
     /// key the later wins.
-    pub(crate) fn set_many_validated<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {
-        self.apply_set_many(items);
-        self.synced(self.raw, ())
-    }
-
-    fn apply_set_many<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) {
+    pub(crate) fn set_many_validated<K: AsRef<str>>(&self, mut items: Vec<(K, T)>) -> Result<()> {
         // A stable sort keeps equal keys in the order given.
         items.sort_by(|(a, _), (b, _)| a.as_ref().cmp(b.as_ref()));
         // The values are shared (`Arc`), so an aborted attempt can install
@@ -110,9 +155,13 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
                 _ => writes.push(write),
             }
         }
-        if let Err(Conflict) = self.raw.apply_batch(&writes, &[]) {
-            unreachable!("a batch that reads nothing cannot conflict");
-        }
+        self.on_current_or_new(|kind| {
+            kind.apply_batch(&writes, &[]).map(|outcome| {
+                if let Err(Conflict) = outcome {
+                    unreachable!("a batch that reads nothing cannot conflict");
+                }
+            })
+        })
     }
 
     /// Runs `f` in a [`Transaction`] until it commits (or fails).
@@ -135,8 +184,14 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             }
             let (writes, reads) = tx.batch()?;
             match kind.apply_batch(&writes, &reads) {
-                Ok(_) => return self.synced(&kind, result),
-                Err(Conflict) => continue,
+                Ok(Ok(_)) => return self.synced(&kind, result),
+                Ok(Err(Conflict)) => continue,
+                Err(Removed) => {
+                    // Its reads were of a removed kind (P8): run again on
+                    // the kind now under the name.
+                    drop(tx);
+                    kind = self.store.kind_or_create(self.name);
+                }
             }
         }
     }
@@ -148,21 +203,22 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
     {
         check_key(key)?;
         check_admitted(self.store)?;
-        match self.raw.update(key, f) {
-            // Not found is an observation too (J2): the delete it saw must
-            // be kept before the caller is told.
-            Err(Error::KeyNotFound) => self
-                .synced(self.raw, ())
-                .and_then(|()| Err(Error::KeyNotFound)),
-            result => self.synced(self.raw, result?),
-        }
+        let mut f = f;
+        // Not found is an observation too (J2): the delete it saw must be
+        // kept before the caller is told — so `on_current` syncs it. A
+        // name with no kind left saw the removed kind's deletes.
+        let outcome = self
+            .on_current(false, |kind| kind.update(key, &mut f))
+            .unwrap_or_else(|| self.synced(self.raw, Err(Error::KeyNotFound)));
+        outcome?
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
         check_key(key)?;
         check_admitted(self.store)?;
-        let deleted = self.raw.delete(key).map(Value::new);
-        self.synced(self.raw, deleted)
+        self.on_current(false, |kind| kind.delete(key))
+            .unwrap_or_else(|| self.synced(self.raw, None))
+            .map(|deleted| deleted.map(Value::new))
     }
 
     // ----- reads -----
@@ -254,13 +310,21 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             prefix: options.prefix.clone(),
             previous: true,
         };
-        let cursor = self
-            .raw
-            .subscribe(start, filter)
-            .map_err(|compacted| Error::Compacted {
-                requested: compacted.requested,
-                oldest: compacted.oldest,
-            })?;
+        // No sync: a watch observes, it writes nothing.
+        let mut kind = std::borrow::Cow::Borrowed(self.raw);
+        let subscribed = loop {
+            match kind.subscribe(start, filter.clone()) {
+                Ok(subscribed) => break subscribed,
+                // Removed (P8): watch the kind now under the name.
+                Err(Removed) => {
+                    kind = std::borrow::Cow::Owned(self.store.kind_or_create(self.name))
+                }
+            }
+        };
+        let cursor = subscribed.map_err(|compacted| Error::Compacted {
+            requested: compacted.requested,
+            oldest: compacted.oldest,
+        })?;
         Ok(Watch::new(Arc::clone(self.store), cursor))
     }
 }

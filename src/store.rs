@@ -14,15 +14,24 @@ use crate::ops::{
     check_admitted, check_kind, check_mirror, check_open, check_set, check_set_many, check_watch,
     KindRef,
 };
+use crate::raw::gate::Refusal;
 use crate::raw::hash::KeyHashing;
 use crate::raw::journal::JournalHook;
 use crate::raw::kind::{CompareFn, RestoreError, SetResult, ValidateFn, Validation};
 use crate::raw::store::{KindConfig, RawStore};
 use crate::snapshot::Snapshot;
-use crate::sync::Arc;
+use crate::sync::{thread, Arc};
 use crate::transaction::Transaction;
 use crate::value::Value;
 use crate::watch::{Watch, WatchOptions};
+
+/// How often [`Store::remove_kind`] tries again when a thread was inside
+/// the kind, before it reports [`Error::KindBusy`](crate::Error::KindBusy). Once under loom, whose
+/// models take `KindBusy` as an outcome and need no more interleavings.
+#[cfg(not(zestor_loom))]
+const REMOVE_ATTEMPTS: u32 = 8;
+#[cfg(zestor_loom)]
+const REMOVE_ATTEMPTS: u32 = 1;
 
 /// A typed, in-memory, lock-free key-value store organized by kind.
 ///
@@ -460,6 +469,54 @@ impl<T: Send + Sync + 'static> Store<T> {
                          the largest a kind can hand out"
                 ),
             })
+        })
+    }
+
+    /// Removes `kind` and frees it, if no key holds a value and no watch or
+    /// mirror of it is alive: `Ok(true)` when this call removed it,
+    /// `Ok(false)` when there was no such kind. Lock-free, and it waits for
+    /// nobody: a write in flight on the kind wins, and the call retries a
+    /// few times before it reports [`Error::KindBusy`](crate::Error::KindBusy).
+    ///
+    /// The name stays usable: a later write or watch makes a new, empty
+    /// kind, whose revisions continue above the removed one's, so a watch
+    /// resumed from an old revision is told
+    /// [`Compacted`](crate::Error::Compacted) rather than mixing the two.
+    /// [`Kind`] handles follow the name to the new kind; a
+    /// [`Snapshot`] taken before stays readable. The protocol (P8) is in
+    /// `raw/gate.rs`.
+    ///
+    /// ```
+    /// # fn main() -> zestor::Result<()> {
+    /// let store = zestor::Store::<u32>::new();
+    /// store.set("typo", "k", 1)?;
+    /// assert!(matches!(store.remove_kind("typo"), Err(zestor::Error::KindNotEmpty { .. })));
+    /// store.delete("typo", "k")?;
+    /// assert!(store.remove_kind("typo")?);
+    /// assert!(!store.remove_kind("typo")?); // gone already
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn remove_kind(&self, kind: &str) -> Result<bool> {
+        check_open(&self.raw)?;
+        check_kind(kind)?;
+        let mut attempts = 0;
+        let refusal = loop {
+            match self.raw.remove_kind(kind) {
+                Ok(removed) => return Ok(removed),
+                Err(Refusal::Busy) if attempts < REMOVE_ATTEMPTS => {
+                    attempts += 1;
+                    thread::yield_now();
+                }
+                Err(refusal) => break refusal,
+            }
+        };
+        let kind = kind.to_owned();
+        Err(match refusal {
+            Refusal::NotEmpty => crate::Error::KindNotEmpty { kind },
+            Refusal::Watched => crate::Error::KindWatched { kind },
+            Refusal::Busy => crate::Error::KindBusy { kind },
+            Refusal::AlreadyRemoved => unreachable!("the raw layer reports it as removed"),
         })
     }
 

@@ -158,7 +158,7 @@ mod std_impl {
     }
 
     pub(crate) mod thread {
-        pub(crate) use std::thread::{current, park, park_timeout, Thread, ThreadId};
+        pub(crate) use std::thread::{current, park, park_timeout, yield_now, Thread, ThreadId};
     }
 }
 
@@ -458,7 +458,7 @@ mod loom_impl {
     }
 
     pub(crate) mod thread {
-        pub(crate) use loom::thread::{current, park, Thread, ThreadId};
+        pub(crate) use loom::thread::{current, park, yield_now, Thread, ThreadId};
 
         /// loom has no clock: a timed park is an untimed one. Models never
         /// rely on a timeout firing.

@@ -54,6 +54,7 @@
 //!   another: there is no cycle to deadlock on.
 
 use super::cell::Cell;
+use super::gate::Removed;
 use super::kind::{live_delta, Base, Meeting, RawKind, Retry, Ticket};
 use super::version::{Gone, Payload, Txn, TxnState, Version};
 use crate::sync::{Arc, Ordering};
@@ -113,7 +114,18 @@ struct Installed<T> {
 impl<T: Send + Sync + 'static> RawKind<T> {
     /// Applies `writes` (in key order, one per key, validated) atomically,
     /// after checking a transaction's `reads` at its revision.
+    /// `Err(Removed)`: the kind was removed (P8), so resolve the name again
+    /// (a transaction's reads, made in this kind, are then stale too).
     pub(crate) fn apply_batch(
+        &self,
+        writes: &[BatchWrite<'_, T>],
+        reads: &[BatchRead<'_, T>],
+    ) -> Result<Result<BatchOutcome, Conflict>, Removed> {
+        let _inside = self.enter()?;
+        Ok(self.apply_batch_inside(writes, reads))
+    }
+
+    fn apply_batch_inside(
         &self,
         writes: &[BatchWrite<'_, T>],
         reads: &[BatchRead<'_, T>],

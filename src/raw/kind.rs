@@ -5,6 +5,9 @@
 //!
 //! # P1, the write protocol (`set`, `update`, `delete` on key k)
 //!
+//! 0. enter the kind's gate (P8, `gate.rs`), and leave after step 6: a
+//!    removed kind turns the writer away before it installs anything, and
+//!    a removal cannot happen while it is inside;
 //! 1. find the cell (`KeyIndex`, `keys.rs`). `update` and `delete` stop
 //!    when there is none; `set` gets the canonical cell, creating an
 //!    `Empty` one;
@@ -122,6 +125,7 @@ use std::ops::{Bound, ControlFlow, Deref};
 
 use super::cell::Cell;
 use super::cursor::{Cursor, Filter, Kept, Start};
+use super::gate::{Gate, Inside, Refusal, Removed};
 use super::hash::KeyHashing;
 use super::journal::JournalHook;
 use super::keys::KeyIndex;
@@ -182,6 +186,9 @@ impl<'a, T> Validation<'a, T> {
 pub(crate) struct Placeholders<T> {
     ring: RingPlaceholders<T>,
     nothing: Arc<Version<T>>,
+    /// Where new kinds start their revisions (`gate.rs`, "Revisions
+    /// continue across a removal"); shared the same way.
+    mark: Arc<AtomicU64>,
 }
 
 impl<T: Send + Sync + 'static> Placeholders<T> {
@@ -189,6 +196,7 @@ impl<T: Send + Sync + 'static> Placeholders<T> {
         Placeholders {
             ring: RingPlaceholders::new(),
             nothing: KeyIndex::nothing(),
+            mark: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -198,6 +206,9 @@ pub(crate) struct RawKind<T> {
     pub(super) keys: KeyIndex<T>,
     /// The next revision to hand out; revisions start at 1.
     pub(super) head: AtomicU64,
+    /// Counts the threads changing the kind; closed for good by a removal
+    /// (P8, `gate.rs`).
+    gate: Gate,
     /// Live keys (see "The live count" above). Signed: a delete may account
     /// before the create it follows.
     pub(super) live: AtomicI64,
@@ -347,6 +358,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             name,
             keys: KeyIndex::sharing(hashing, Arc::clone(&shared.nothing)),
             head: AtomicU64::new(1),
+            gate: Gate::new(Arc::clone(&shared.mark)),
             live: AtomicI64::new(0),
             ring: Ring::sharing(ring_capacity, &shared.ring),
             subscribers: Subscribers::new(),
@@ -468,7 +480,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             Status::Aborted => None,
             Status::Pending => Some(match version.predecessor() {
                 // Held strongly from before the stamp, to pin it (P6).
-                Ok(replaced) => self.stamp(version, replaced.as_ref()),
+                Ok(replaced) => self.help_stamp(version, replaced.as_ref()),
                 // Its writer let go of it, which it does only once the
                 // version is stamped: the stamp is there to read.
                 Err(Gone) => match version.status_latest() {
@@ -493,6 +505,21 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                     TxnState::Aborted | TxnState::Installing { .. } => None,
                 }
             }
+        }
+    }
+
+    /// P1 steps 5–6 for a thread that met `version` pending: inside the
+    /// gate, as every taker of a revision is (P8, `gate.rs`). A removed
+    /// kind holds no pending version — its writers stamped them before
+    /// they left — so there the stamp is only read.
+    #[cold]
+    fn help_stamp(&self, version: &Arc<Version<T>>, replaced: Option<&Arc<Version<T>>>) -> u64 {
+        match self.enter() {
+            Ok(_inside) => self.stamp(version, replaced),
+            Err(Removed) => match version.status_latest() {
+                Status::Committed(revision) => revision,
+                other => unreachable!("a removed kind holds a pending version ({other:?})"),
+            },
         }
     }
 
@@ -631,15 +658,19 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     // ----- writes (P1) -----
 
-    /// Stores `value` under `key` (already validated).
-    pub(crate) fn set(&self, key: &str, value: T) -> SetResult {
+    /// Stores `value` under `key` (already validated). `Err` hands the
+    /// value back: the kind was removed (P8), so resolve the name again.
+    pub(crate) fn set(&self, key: &str, value: T) -> Result<SetResult, T> {
+        let Ok(_inside) = self.enter() else {
+            return Err(value);
+        };
         let mut value = value;
         loop {
             match self
                 .keys
                 .with_cell_for_insert(key, |cell| self.try_set(cell, value))
             {
-                Ok(result) => return result,
+                Ok(result) => return Ok(result),
                 Err(returned) => value = returned,
             }
         }
@@ -674,10 +705,23 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     }
 
     /// Replaces the value under `key` with `f(current)`; true if it changed.
+    /// `Err(Removed)`: the kind was removed (P8), so resolve the name again.
     pub(crate) fn update<E>(
         &self,
         key: &str,
         mut f: impl FnMut(&T) -> Result<T, E>,
+    ) -> Result<Result<bool, Error>, Removed>
+    where
+        E: Into<BoxError>,
+    {
+        let _inside = self.enter()?;
+        Ok(self.update_inside(key, &mut f))
+    }
+
+    fn update_inside<E>(
+        &self,
+        key: &str,
+        f: &mut impl FnMut(&T) -> Result<T, E>,
     ) -> Result<bool, Error>
     where
         E: Into<BoxError>,
@@ -718,7 +762,9 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     }
 
     /// Deletes `key`; the previous live version, if there was one.
-    pub(crate) fn delete(&self, key: &str) -> Option<Arc<Version<T>>> {
+    /// `Err(Removed)`: the kind was removed (P8), so resolve the name again.
+    pub(crate) fn delete(&self, key: &str) -> Result<Option<Arc<Version<T>>>, Removed> {
+        let _inside = self.enter()?;
         loop {
             let attempt = self.keys.with_cell(key, |cell| {
                 let Some(cell) = cell else {
@@ -747,7 +793,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 attempt
             });
             if let Attempt::Done(previous) = attempt {
-                return previous;
+                return Ok(previous);
             }
         }
     }
@@ -953,7 +999,19 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// Registers a subscriber and returns its cursor (see P4 above). The
     /// subscriber registers first in every case, so each write after the
     /// cursor's start finds it and attaches its previous values (`ring.rs`).
+    /// `Err(Removed)`: the kind was removed (P8), so resolve the name again.
     pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        start: Start,
+        filter: Filter,
+    ) -> Result<Result<Cursor<T>, Compacted>, Removed> {
+        // Inside while it registers: a remover sees the subscriber, or is
+        // refused (P8).
+        let _inside = self.enter()?;
+        Ok(self.subscribe_inside(start, filter))
+    }
+
+    fn subscribe_inside(
         self: &Arc<Self>,
         start: Start,
         filter: Filter,
@@ -991,14 +1049,14 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             }
             Start::At(requested) => {
                 let requested = requested.max(1);
-                if requested <= self.floor {
+                if requested <= self.floor() {
                     // Restored: no ring slot at or below the floor will
                     // ever be published (J3).
                     self.subscribers.remove(&subscriber);
                     let head = self.head.load(Ordering::Relaxed);
                     return Err(Compacted {
                         requested,
-                        oldest: (self.floor + 1).max(self.ring.oldest(head)),
+                        oldest: (self.floor() + 1).max(self.ring.oldest(head)),
                     });
                 }
                 let kept = match self.keep_previous(requested) {
@@ -1022,10 +1080,13 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// that walks the snapshot itself (the mirror). Registered first, the
     /// subscriber holds the history after `R` (`ring.rs`, "History"), so
     /// this never fails with `Compacted`.
+    ///
+    /// `Err(Removed)`: the kind was removed (P8), so resolve the name again.
     pub(crate) fn subscribe_at_snapshot(
         self: &Arc<Self>,
         filter: Filter,
-    ) -> (Cursor<T>, RawSnapshot<T>) {
+    ) -> Result<(Cursor<T>, RawSnapshot<T>), Removed> {
+        let _inside = self.enter()?;
         let subscriber = Arc::new(self.subscribers.subscriber(filter.previous));
         self.subscribers.register(&subscriber);
         let snapshot = self.snapshot();
@@ -1036,7 +1097,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
             filter,
             Vec::new(),
         );
-        (cursor, snapshot)
+        Ok((cursor, snapshot))
     }
 
     /// For a cursor starting at the past revision `requested`, subscribed
@@ -1055,7 +1116,7 @@ impl<T: Send + Sync + 'static> RawKind<T> {
                 SlotRead::Overwritten => {
                     return Err(Compacted {
                         requested,
-                        oldest: self.ring.oldest(head).max(self.floor + 1),
+                        oldest: self.ring.oldest(head).max(self.floor() + 1),
                     })
                 }
             };
@@ -1078,6 +1139,48 @@ impl<T: Send + Sync + 'static> RawKind<T> {
 
     pub(crate) fn head(&self) -> u64 {
         self.head.load(Ordering::Relaxed)
+    }
+
+    /// The revision at and below which the ring holds nothing: the one
+    /// the kind was restored at (J3) or the one before it started (P8).
+    fn floor(&self) -> u64 {
+        self.floor.max(self.gate.started_after())
+    }
+
+    // ----- removal (P8, `gate.rs`) -----
+
+    /// Enters the kind's gate: every thread that installs, takes a
+    /// revision or registers a subscriber does, and leaves when the guard
+    /// drops.
+    #[inline]
+    pub(super) fn enter(&self) -> Result<Inside<'_>, Removed> {
+        self.gate.enter(&self.head)
+    }
+
+    /// True once the kind is removed (a handle then resolves its name).
+    #[inline]
+    pub(crate) fn is_removed(&self) -> bool {
+        self.gate.is_removed()
+    }
+
+    /// True once the kind is removed, read so that the next kind of its
+    /// name, made after, starts above it: for the unlinkers (`store.rs`).
+    pub(crate) fn is_removed_with_mark(&self) -> bool {
+        self.gate.is_removed_with_mark()
+    }
+
+    /// Removes the kind if it holds no live key and nobody watches it.
+    /// The caller unlinks it from the kinds index after.
+    pub(crate) fn remove(&self) -> Result<(), Refusal> {
+        self.gate.remove(&self.head, || {
+            if !self.subscribers.is_empty() {
+                Err(Refusal::Watched)
+            } else if self.has_live() {
+                Err(Refusal::NotEmpty)
+            } else {
+                Ok(())
+            }
+        })
     }
 
     pub(crate) fn ring(&self) -> &Ring<T> {
@@ -1276,8 +1379,18 @@ mod tests {
     #[test]
     fn a_dropped_cursor_unsubscribes() {
         let kind = kind(4);
-        let first = kind.subscribe(Start::Now, every_event(4)).ok().unwrap();
-        let second = kind.subscribe(Start::Replay, every_event(4)).ok().unwrap();
+        let first = kind
+            .subscribe(Start::Now, every_event(4))
+            .ok()
+            .unwrap()
+            .ok()
+            .unwrap();
+        let second = kind
+            .subscribe(Start::Replay, every_event(4))
+            .ok()
+            .unwrap()
+            .ok()
+            .unwrap();
         assert_eq!(kind.subscribers.len(), 2);
         drop(first);
         assert_eq!(kind.subscribers.len(), 1);
@@ -1288,9 +1401,14 @@ mod tests {
     #[test]
     fn an_overflowed_cursor_is_still_unsubscribed_on_drop() {
         let kind = kind(2);
-        let mut cursor = kind.subscribe(Start::Now, every_event(1)).ok().unwrap();
+        let mut cursor = kind
+            .subscribe(Start::Now, every_event(1))
+            .ok()
+            .unwrap()
+            .ok()
+            .unwrap();
         for value in 0..5 {
-            kind.set("a", value);
+            kind.set("a", value).unwrap();
         }
         assert!(matches!(cursor.step(), Step::Overflow));
         drop(cursor);
@@ -1300,11 +1418,11 @@ mod tests {
     #[test]
     fn a_snapshot_pins_what_it_needs_and_lets_go() {
         let kind = kind(4);
-        kind.set("a", 1);
+        kind.set("a", 1).unwrap();
         let snapshot = kind.snapshot();
         assert_eq!(kind.snapshots.len(), 1);
         for value in 2..6 {
-            kind.set("a", value);
+            kind.set("a", value).unwrap();
         }
         assert_eq!(snapshot.registration.pinned(), 4, "one pin per write");
         assert_eq!(snapshot.with_live("a", |v| *v.live().unwrap()), Some(1));
@@ -1315,9 +1433,9 @@ mod tests {
     #[test]
     fn a_delete_under_a_snapshot_waits_in_the_graveyard() {
         let kind = kind(4);
-        kind.set("a", 1);
+        kind.set("a", 1).unwrap();
         let snapshot = kind.snapshot();
-        kind.delete("a");
+        kind.delete("a").unwrap();
         assert_eq!(kind.graveyard.len(), 1);
         assert_eq!(snapshot.with_live("a", |v| *v.live().unwrap()), Some(1));
         drop(snapshot);

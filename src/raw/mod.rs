@@ -15,6 +15,7 @@
 //! RawStore                                 store.rs: the kinds by name; close (P5)
 //!  └─ kinds: OrderedIndex<RawKind>         index.rs: crossbeam-skiplist (loom_index.rs under loom)
 //!      RawKind                             kind.rs: writes (P1), snapshots (P6), subscribing (P4)
+//!       ├─ gate: Gate                      gate.rs: who is changing the kind; removing it (P8)
 //!       ├─ keys: KeyIndex                  keys.rs: two indexes, one cell per key (I6)
 //!       │    ├─ order: LazyOrderedIndex    lazy.rs: the skip list, made on the first key; list, range, prefix
 //!       │    └─ point: PointIndex<Cell>    papaya, hashed by hash.rs, built at the 64th key: point get/set/delete
@@ -45,6 +46,7 @@
 //! | previous values: attached while watched, kept for resumed cursors | [`ring`], [`cursor`] |
 //! | wake-ups without lost signals (F1/F3), the subscriber list | [`subscriber`] |
 //! | P5 close | [`store`] |
+//! | P8 removing a kind: the gate, a removal that waits for nobody and loses to any writer, revisions that continue across it | [`gate`] |
 //! | J1–J3 the journal hook: every revision recorded once; admit and sync around a write; restoring a kind | [`journal`] |
 //! | I4 dying cells are terminal; tombstones are claimed `KEEP` or `DYING` | [`cell`] |
 //! | I6 one live cell per key across both indexes; why two indexes; the hash index built at the 64th key (F4) | [`keys`] |
@@ -73,7 +75,9 @@
 //! (unchanged, not found): its load of the cell and of the version's status
 //! (a version not stamped yet reads as the one it replaced), or the hash
 //! index lookup that found no cell. A snapshot, and a watch: the read of
-//! `head` that fixes its revision.
+//! `head` that fixes its revision. A removal: its second CAS on the kind's
+//! gate (R2), which needs no fence — one word orders it against every
+//! writer and registration (`gate.rs`).
 //!
 //! # Failure modes, and what they cost
 //!
@@ -94,6 +98,7 @@
 pub(crate) mod batch;
 pub(crate) mod cell;
 pub(crate) mod cursor;
+pub(crate) mod gate;
 pub(crate) mod hash;
 #[cfg(not(zestor_loom))]
 pub(crate) mod index;

@@ -1,7 +1,9 @@
 //! The kinds of one store, the configuration every new kind is made with,
 //! and closing the store (protocol P5).
 //!
-//! Kinds live in an [`OrderedIndex`] by name and are never removed. A kind
+//! Kinds live in an [`OrderedIndex`] by name until removed (P8, `gate.rs`):
+//! a removed kind is unlinked by its remover, or by whoever meets it first
+//! (`kind_or_create`, `current_kind`). A kind
 //! that was never written is read through one shared, never-written
 //! stand-in (`absent`), so a read of a missing kind creates nothing and runs
 //! the same code as any other read.
@@ -36,6 +38,7 @@
 use std::collections::HashMap;
 use std::ops::{Bound, ControlFlow};
 
+use super::gate::Refusal;
 use super::hash::KeyHashing;
 use super::index::OrderedIndex;
 use super::journal::JournalHook;
@@ -141,9 +144,46 @@ impl<T: Send + Sync + 'static> RawStore<T> {
 
     /// The kind named `name`, created (once, whatever the races) if needed.
     pub(crate) fn kind_or_create(&self, name: &str) -> Arc<RawKind<T>> {
-        self.kinds
-            .get_or_insert_with(name, |name| Arc::new(self.new_kind(Arc::clone(name))))
-            .0
+        loop {
+            let (kind, _) = self
+                .kinds
+                .get_or_insert_with(name, |name| Arc::new(self.new_kind(Arc::clone(name))));
+            if !kind.is_removed_with_mark() {
+                return kind;
+            }
+            // Removed, and not unlinked yet: help (P8, `gate.rs`).
+            self.kinds.remove_if_same(name, &kind);
+        }
+    }
+
+    /// The kind named `name` now, if there is one: for the writes that
+    /// create nothing (`update`, `delete`) after their kind was removed.
+    pub(crate) fn current_kind(&self, name: &str) -> Option<Arc<RawKind<T>>> {
+        loop {
+            let kind = self.kinds.with(name, |kind| kind.cloned())?;
+            if !kind.is_removed_with_mark() {
+                return Some(kind);
+            }
+            self.kinds.remove_if_same(name, &kind);
+        }
+    }
+
+    /// P8 (`gate.rs`): removes kind `name` if it holds no live key and
+    /// nobody watches it, and unlinks it from the index; `Ok(false)` if
+    /// there is no such kind.
+    pub(crate) fn remove_kind(&self, name: &str) -> Result<bool, Refusal> {
+        let Some(kind) = self.kinds.with(name, |kind| kind.cloned()) else {
+            return Ok(false);
+        };
+        let removed = match kind.remove() {
+            Ok(()) => true,
+            // Another remover won: it is gone all the same.
+            Err(Refusal::AlreadyRemoved) => false,
+            Err(refusal) => return Err(refusal),
+        };
+        // After R2 and the flag (`Gate::remove`): the mark is raised.
+        self.kinds.remove_if_same(name, &kind);
+        Ok(removed)
     }
 
     /// A kind as this store's configuration makes it, not yet shared.
@@ -177,7 +217,7 @@ impl<T: Send + Sync + 'static> RawStore<T> {
         revision: u64,
         entries: impl IntoIterator<Item = (Arc<str>, u64, T)>,
     ) -> Result<(), RestoreError> {
-        if self.kinds.with(name, |kind| kind.is_some()) {
+        if self.current_kind(name).is_some() {
             return Err(RestoreError::KindExists);
         }
         let restored = Arc::new(self.new_kind(Arc::from(name)).restored(revision, entries)?);
