@@ -115,15 +115,25 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             .expect("a kind is made when there is none")
     }
 
+    #[inline]
     pub(crate) fn set_validated(&self, key: &str, value: T) -> Result<SetResult> {
-        let mut value = Some(value);
-        self.on_current_or_new(|kind| {
-            let value_now = value.take().expect("each attempt gets the value back");
-            kind.set(key, value_now).map_err(|returned| {
-                value = Some(returned);
-                Removed
-            })
-        })
+        // Not through `on_current`: the value moves only on the slow path.
+        match self.raw.set(key, value) {
+            Ok(result) => self.synced(self.raw, result),
+            Err(value) => self.set_moved(key, value),
+        }
+    }
+
+    /// `set` on a kind that was removed (P8): on the one now under the name.
+    #[cold]
+    fn set_moved(&self, key: &str, mut value: T) -> Result<SetResult> {
+        loop {
+            let kind = self.store.kind_or_create(self.name);
+            match kind.set(key, value) {
+                Ok(result) => return self.synced(&kind, result),
+                Err(returned) => value = returned,
+            }
+        }
     }
 
     pub(crate) fn set_many<K: AsRef<str>>(&self, items: Vec<(K, T)>) -> Result<()> {

@@ -79,7 +79,11 @@
 //! sees `head` raised). A snapshot does not enter; before the start it
 //! reads `head = 1`, revision 0: empty, true of a kind nobody has written.
 //! The ring holds nothing below `start`: a cursor asking for it is told
-//! `Compacted`, as below a restored kind's floor.
+//! `Compacted`, as below a restored kind's floor. The mark is one word per
+//! store, so any kind that starts after a removal starts above it (not
+//! only one of the removed name): a jump in its numbering, which
+//! revisions (not dense) allow; a store that never removes numbers every
+//! kind from 1.
 
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 
