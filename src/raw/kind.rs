@@ -204,7 +204,8 @@ impl<T: Send + Sync + 'static> Placeholders<T> {
 pub(crate) struct RawKind<T> {
     name: Arc<str>,
     pub(super) keys: KeyIndex<T>,
-    /// The next revision to hand out; revisions start at 1.
+    /// The next revision to hand out; revisions start at 1, or above every
+    /// kind the store removed before this one started (P8, `gate.rs`).
     pub(super) head: AtomicU64,
     /// Counts the threads changing the kind; closed for good by a removal
     /// (P8, `gate.rs`).

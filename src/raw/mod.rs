@@ -94,6 +94,11 @@
 //!   keys while it installs is aborted and starts over (obstruction-free).
 //! * A watcher that falls behind more than its buffer is overflowed; it
 //!   never slows a producer.
+//! * A thread stalled inside a kind's gate (a preempted writer, an
+//!   `update` closure that blocks) makes every removal of that kind report
+//!   `Busy` until it leaves; no writer ever waits for a removal, and a
+//!   remover stalled between its two CASes is cancelled by the next thread
+//!   that enters (`gate.rs`).
 
 pub(crate) mod batch;
 pub(crate) mod cell;
