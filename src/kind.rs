@@ -20,7 +20,10 @@ use crate::watch::{Watch, WatchOptions};
 /// It has the store's reads, writes and watch without the kind argument, and
 /// skips the kind lookup on every call. Cheap to clone; stays valid for the
 /// store's lifetime (after [`close`](crate::Store::close) every call returns
-/// [`Error::Closed`](crate::Error::Closed)).
+/// [`Error::Closed`](crate::Error::Closed)). If its kind is removed
+/// ([`Store::remove_kind`](crate::Store::remove_kind)), the handle follows
+/// the name to the kind made next, looking it up on each call as the store
+/// does: take a new handle to skip the lookup again.
 pub struct Kind<T> {
     store: Arc<RawStore<T>>,
     raw: Arc<RawKind<T>>,

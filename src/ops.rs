@@ -7,6 +7,7 @@
 //! `Store` can run them *before* the kind exists: a rejected call creates
 //! nothing (a kind is kept for good).
 
+use std::borrow::Cow;
 use std::ops::RangeBounds;
 
 use crate::error::{BoxError, Error, Result};
@@ -70,19 +71,17 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         self.set_validated(key, value)
     }
 
-    /// `set` of a key and value that [`check_set`] and [`check_admitted`]
-    /// accepted.
     /// Runs `op` on this kind and, each time it finds a kind removed (P8,
     /// `raw/gate.rs`), on the kind now under the name: made if `create`,
-    /// else `None` once there is none. Syncs the kind it ran on.
+    /// else `None` once there is none. Returns the kind it ran on, to sync.
     #[inline]
     fn on_current<R>(
         &self,
         create: bool,
         mut op: impl FnMut(&Arc<RawKind<T>>) -> Result<R, Removed>,
-    ) -> Option<Result<R>> {
+    ) -> Option<(R, Cow<'a, Arc<RawKind<T>>>)> {
         match op(self.raw) {
-            Ok(result) => Some(self.synced(self.raw, result)),
+            Ok(result) => Some((result, Cow::Borrowed(self.raw))),
             Err(Removed) => self.on_current_slow(create, op),
         }
     }
@@ -92,7 +91,7 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         &self,
         create: bool,
         mut op: impl FnMut(&Arc<RawKind<T>>) -> Result<R, Removed>,
-    ) -> Option<Result<R>> {
+    ) -> Option<(R, Cow<'a, Arc<RawKind<T>>>)> {
         loop {
             let kind = if create {
                 self.store.kind_or_create(self.name)
@@ -100,21 +99,13 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
                 self.store.current_kind(self.name)?
             };
             if let Ok(result) = op(&kind) {
-                return Some(self.synced(&kind, result));
+                return Some((result, Cow::Owned(kind)));
             }
         }
     }
 
-    /// Like [`on_current`](Self::on_current), making the kind if needed.
-    #[inline]
-    fn on_current_or_new<R>(
-        &self,
-        op: impl FnMut(&Arc<RawKind<T>>) -> Result<R, Removed>,
-    ) -> Result<R> {
-        self.on_current(true, op)
-            .expect("a kind is made when there is none")
-    }
-
+    /// `set` of a key and value that [`check_set`] and [`check_admitted`]
+    /// accepted.
     #[inline]
     pub(crate) fn set_validated(&self, key: &str, value: T) -> Result<SetResult> {
         // Not through `on_current`: the value moves only on the slow path.
@@ -165,13 +156,16 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
                 _ => writes.push(write),
             }
         }
-        self.on_current_or_new(|kind| {
-            kind.apply_batch(&writes, &[]).map(|outcome| {
-                if let Err(Conflict) = outcome {
-                    unreachable!("a batch that reads nothing cannot conflict");
-                }
+        let ((), kind) = self
+            .on_current(true, |kind| {
+                kind.apply_batch(&writes, &[]).map(|outcome| {
+                    if let Err(Conflict) = outcome {
+                        unreachable!("a batch that reads nothing cannot conflict");
+                    }
+                })
             })
-        })
+            .expect("a kind is made when there is none");
+        self.synced(&kind, ())
     }
 
     /// Runs `f` in a [`Transaction`] until it commits (or fails).
@@ -214,21 +208,27 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
         check_key(key)?;
         check_admitted(self.store)?;
         let mut f = f;
-        // Not found is an observation too (J2): the delete it saw must be
-        // kept before the caller is told — so `on_current` syncs it. A
-        // name with no kind left saw the removed kind's deletes.
-        let outcome = self
+        // A name with no kind left: the removed kind's deletes were seen.
+        let (outcome, kind) = self
             .on_current(false, |kind| kind.update(key, &mut f))
-            .unwrap_or_else(|| self.synced(self.raw, Err(Error::KeyNotFound)));
-        outcome?
+            .unwrap_or((Err(Error::KeyNotFound), Cow::Borrowed(self.raw)));
+        match outcome {
+            // Not found is an observation too (J2): the delete it saw must
+            // be kept before the caller is told.
+            Err(Error::KeyNotFound) => self
+                .synced(&kind, ())
+                .and_then(|()| Err(Error::KeyNotFound)),
+            result => self.synced(&kind, result?),
+        }
     }
 
     pub(crate) fn delete(&self, key: &str) -> Result<Option<Value<T>>> {
         check_key(key)?;
         check_admitted(self.store)?;
-        self.on_current(false, |kind| kind.delete(key))
-            .unwrap_or_else(|| self.synced(self.raw, None))
-            .map(|deleted| deleted.map(Value::new))
+        let (deleted, kind) = self
+            .on_current(false, |kind| kind.delete(key))
+            .unwrap_or((None, Cow::Borrowed(self.raw)));
+        self.synced(&kind, deleted.map(Value::new))
     }
 
     // ----- reads -----
@@ -321,14 +321,12 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             previous: true,
         };
         // No sync: a watch observes, it writes nothing.
-        let mut kind = std::borrow::Cow::Borrowed(self.raw);
+        let mut kind = Cow::Borrowed(self.raw);
         let subscribed = loop {
             match kind.subscribe(start, filter.clone()) {
                 Ok(subscribed) => break subscribed,
                 // Removed (P8): watch the kind now under the name.
-                Err(Removed) => {
-                    kind = std::borrow::Cow::Owned(self.store.kind_or_create(self.name))
-                }
+                Err(Removed) => kind = Cow::Owned(self.store.kind_or_create(self.name)),
             }
         };
         let cursor = subscribed.map_err(|compacted| Error::Compacted {

@@ -84,6 +84,13 @@
 //! only one of the removed name): a jump in its numbering, which
 //! revisions (not dense) allow; a store that never removes numbers every
 //! kind from 1.
+//!
+//! Checked by loom `p8_remove`: a removal racing a `set` through a handle,
+//! a `delete`, a watch registering, and the making of the next kind of the
+//! name. It fails when an entrant does not cancel `RETIRING` (a lost
+//! `set`), when a watcher registers outside the gate (a watch on a dead
+//! kind), when a kind reads the mark when it is made, and when an unlinker
+//! reads `removed` instead of the word (both: a revision reused).
 
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 
