@@ -78,6 +78,10 @@ pub enum Error {
         /// The kind that was not removed.
         kind: String,
     },
+    /// The store cannot do this in its configuration; the message says
+    /// what and why (for now: removing a kind from a store with a
+    /// [`Journal`](crate::Journal)).
+    Unsupported(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -122,6 +126,7 @@ impl fmt::Display for Error {
                 f,
                 "kind {kind:?} was not removed: writes kept entering it; try again when it is quiet"
             ),
+            Error::Unsupported(what) => write!(f, "not supported: {what}"),
         }
     }
 }

@@ -486,6 +486,10 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// [`Snapshot`] taken before stays readable. The protocol (P8) is in
     /// `raw/gate.rs`.
     ///
+    /// A store with a [`Journal`] (zestor-durable) refuses
+    /// with [`Error::Unsupported`](crate::Error::Unsupported): its copy of
+    /// record cannot record a removal yet.
+    ///
     /// ```
     /// # fn main() -> zestor::Result<()> {
     /// let store = zestor::Store::<u32>::new();
@@ -500,6 +504,16 @@ impl<T: Send + Sync + 'static> Store<T> {
     pub fn remove_kind(&self, kind: &str) -> Result<bool> {
         check_open(&self.raw)?;
         check_kind(kind)?;
+        if self.raw.journal().is_some() {
+            // A journal (zestor-durable's) expects each kind's revisions to
+            // follow on from the last it recorded, and a kind started after
+            // a removal begins above every removed kind's; nor would the
+            // removal be in the copy of record (DESIGN.md, P8).
+            return Err(crate::Error::Unsupported(
+                "remove_kind on a store with a journal: the copy of record cannot record a \
+                 removal yet (delete the kind's keys instead)",
+            ));
+        }
         let mut attempts = 0;
         let refusal = loop {
             match self.raw.remove_kind(kind) {

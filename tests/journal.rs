@@ -303,6 +303,24 @@ fn a_set_many_or_a_transaction_is_one_record() {
     assert_eq!(replay(&journal.records()), listed(&store, "k"));
 }
 
+/// A journal expects each kind's revisions to follow on from the last it
+/// recorded, and has no record of a removal: a journaled store refuses
+/// `remove_kind` (issue 11), leaving the kind and its revisions as they were.
+#[test]
+fn a_journaled_store_does_not_remove_kinds() {
+    let journal = TestJournal::default();
+    let store = journal.store();
+    store.set("k", "a", 1).unwrap();
+    store.delete("k", "a").unwrap();
+    match store.remove_kind("k") {
+        Err(Error::Unsupported(what)) => assert!(what.contains("journal"), "{what}"),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    store.set("k", "b", 2).unwrap();
+    let revisions: Vec<u64> = journal.records_of("k").iter().map(|r| r.revision).collect();
+    assert_eq!(revisions, [1, 2, 3], "the kind's revisions follow on");
+}
+
 #[test]
 fn a_write_that_changes_nothing_records_nothing() {
     // Contract 33.
