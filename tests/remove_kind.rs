@@ -98,6 +98,22 @@ fn revisions_continue_above_the_removed_kind() {
 }
 
 #[test]
+fn a_missing_kind_reads_revision_zero_after_a_removal() {
+    // Calls on a kind that does not exist run on the store's never-written
+    // stand-in; entering it must not start it at the removal's mark.
+    let store = Store::<u32>::new();
+    store.set("k", "a", 1).unwrap();
+    store.delete("k", "a").unwrap();
+    assert!(store.remove_kind("k").unwrap());
+    assert_eq!(store.delete("missing", "a").unwrap(), None);
+    assert!(store
+        .update("missing", "a", |v| Ok::<_, Error>(*v))
+        .is_err());
+    assert_eq!(store.revision("missing").unwrap(), 0);
+    assert_eq!(store.revision("k").unwrap(), 0, "no kind under the name");
+}
+
+#[test]
 fn a_handle_follows_its_name_to_the_next_kind() {
     let store = Store::<u32>::new();
     let handle = store.kind("k").unwrap();

@@ -155,6 +155,23 @@ impl Gate {
         }
     }
 
+    /// A gate started at revision 1 from the outset, whatever the mark:
+    /// for a kind that is never written and never removed (the store's
+    /// stand-in for missing kinds).
+    pub(crate) fn started_at_one(mark: Arc<AtomicU64>) -> Self {
+        Gate {
+            word: AtomicU64::new(0),
+            start: AtomicU64::new(1),
+            removed: AtomicBool::new(false),
+            mark,
+        }
+    }
+
+    /// The store-wide mark this gate starts from.
+    pub(crate) fn mark(&self) -> &Arc<AtomicU64> {
+        &self.mark
+    }
+
     /// Enters the gate, starting the kind (raising `head`) if nobody has.
     #[inline]
     pub(crate) fn enter(&self, head: &AtomicU64) -> Result<Inside<'_>, Removed> {

@@ -374,6 +374,15 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         }
     }
 
+    /// The same, still unshared, kind with a gate that is already started
+    /// at revision 1: for the store's never-written stand-in, which the
+    /// calls on missing kinds enter (an `update`, a `delete`) and which
+    /// must keep reading revision 0 whatever the mark (P8, `gate.rs`).
+    pub(crate) fn never_started(mut self) -> Self {
+        self.gate = Gate::started_at_one(Arc::clone(self.gate.mark()));
+        self
+    }
+
     /// The same kind, keeping only its last `history` revisions while
     /// nobody watches it (`ring.rs`, "History").
     pub(crate) fn with_history(mut self, history: u64) -> Self {

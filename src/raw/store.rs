@@ -79,14 +79,17 @@ impl<T: Send + Sync + 'static> RawStore<T> {
     pub(crate) fn new(config: KindConfig<T>) -> Self {
         debug_assert!(config.ring_capacity.is_power_of_two());
         let placeholders = Placeholders::new();
-        let absent = Arc::new(RawKind::sharing(
-            Arc::from(""),
-            1,
-            config.hashing,
-            Arc::clone(&config.compare),
-            None,
-            &placeholders,
-        ));
+        let absent = Arc::new(
+            RawKind::sharing(
+                Arc::from(""),
+                1,
+                config.hashing,
+                Arc::clone(&config.compare),
+                None,
+                &placeholders,
+            )
+            .never_started(),
+        );
         // `absent` is never written, so it needs no journal.
         RawStore {
             kinds: OrderedIndex::new(),
