@@ -83,7 +83,9 @@
 //! store, so any kind that starts after a removal starts above it (not
 //! only one of the removed name): a jump in its numbering, which
 //! revisions (not dense) allow; a store that never removes numbers every
-//! kind from 1.
+//! kind from 1. The store's stand-in for missing kinds, which an `update` or
+//! `delete` of a missing kind enters, is made started at 1
+//! (`Gate::started_at_one`): it reads revision 0 whatever the mark.
 //!
 //! Checked by loom `p8_remove`: a removal racing a `set` through a handle,
 //! a `delete`, a watch registering, and the making of the next kind of the
