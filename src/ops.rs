@@ -5,7 +5,7 @@
 //! The checks of the calls that may create a kind (`set`, `set_many`,
 //! `watch`) are free functions over a [`Validation`], not methods, so that
 //! `Store` can run them *before* the kind exists: a rejected call creates
-//! nothing (a kind is kept for good).
+//! nothing (a kind stays until `Store::remove_kind` removes it).
 
 use std::borrow::Cow;
 use std::ops::RangeBounds;

@@ -115,7 +115,7 @@ impl<T: Send + Sync + 'static> Store<T> {
 
     /// Checks `input` with `check`, then runs `apply` on `kind` — creating
     /// the kind only once the check passed, so a rejected call leaves nothing
-    /// behind (a kind, once created, stays).
+    /// behind (a kind, once created, stays until removed).
     ///
     /// The common case, an existing kind, runs both inside the index lookup,
     /// which lends the kind without touching its reference count. The
