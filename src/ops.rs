@@ -320,15 +320,10 @@ impl<'a, T: Send + Sync + 'static> KindRef<'a, T> {
             prefix: options.prefix.clone(),
             previous: true,
         };
-        // No sync: a watch observes, it writes nothing.
-        let mut kind = Cow::Borrowed(self.raw);
-        let subscribed = loop {
-            match kind.subscribe(start, filter.clone()) {
-                Ok(subscribed) => break subscribed,
-                // Removed (P8): watch the kind now under the name.
-                Err(Removed) => kind = Cow::Owned(self.store.kind_or_create(self.name)),
-            }
-        };
+        // The kind it ran on is not synced: a watch observes, writes nothing.
+        let (subscribed, _) = self
+            .on_current(true, |kind| kind.subscribe(start, filter.clone()))
+            .expect("a kind is made when there is none");
         let cursor = subscribed.map_err(|compacted| Error::Compacted {
             requested: compacted.requested,
             oldest: compacted.oldest,
