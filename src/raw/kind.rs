@@ -1110,6 +1110,17 @@ impl<T: Send + Sync + 'static> RawKind<T> {
         Ok((cursor, snapshot))
     }
 
+    /// `subscribe` on a kind a unit test knows is neither removed nor
+    /// asked for a revision it no longer keeps.
+    #[cfg(all(test, not(zestor_loom)))]
+    pub(crate) fn subscribed(self: &Arc<Self>, start: Start, filter: Filter) -> Cursor<T> {
+        match self.subscribe(start, filter) {
+            Ok(Ok(cursor)) => cursor,
+            Ok(Err(compacted)) => panic!("compacted: {compacted:?}"),
+            Err(Removed) => panic!("removed"),
+        }
+    }
+
     /// For a cursor starting at the past revision `requested`, subscribed
     /// already: the replaced values of the updates published since, which
     /// their publishers may not have attached (`ring.rs`, "Previous
@@ -1389,18 +1400,8 @@ mod tests {
     #[test]
     fn a_dropped_cursor_unsubscribes() {
         let kind = kind(4);
-        let first = kind
-            .subscribe(Start::Now, every_event(4))
-            .ok()
-            .unwrap()
-            .ok()
-            .unwrap();
-        let second = kind
-            .subscribe(Start::Replay, every_event(4))
-            .ok()
-            .unwrap()
-            .ok()
-            .unwrap();
+        let first = kind.subscribed(Start::Now, every_event(4));
+        let second = kind.subscribed(Start::Replay, every_event(4));
         assert_eq!(kind.subscribers.len(), 2);
         drop(first);
         assert_eq!(kind.subscribers.len(), 1);
@@ -1411,12 +1412,7 @@ mod tests {
     #[test]
     fn an_overflowed_cursor_is_still_unsubscribed_on_drop() {
         let kind = kind(2);
-        let mut cursor = kind
-            .subscribe(Start::Now, every_event(1))
-            .ok()
-            .unwrap()
-            .ok()
-            .unwrap();
+        let mut cursor = kind.subscribed(Start::Now, every_event(1));
         for value in 0..5 {
             kind.set("a", value).unwrap();
         }

@@ -435,20 +435,10 @@ mod tests {
             prefix: None,
             previous: true,
         };
-        let _idle = kind
-            .subscribe(Start::Now, filter.clone())
-            .ok()
-            .unwrap()
-            .ok()
-            .unwrap();
+        let _idle = kind.subscribed(Start::Now, filter.clone());
         let counter = Arc::new(Counter::default());
         let waker = Waker::from(Arc::clone(&counter));
-        let pending = kind
-            .subscribe(Start::Now, filter)
-            .ok()
-            .unwrap()
-            .ok()
-            .unwrap();
+        let pending = kind.subscribed(Start::Now, filter);
         pending.subscriber().prepare_wait(&waker);
         assert!(visits(|| kind.set("a", 1)) > 0, "a waiter is visited");
         assert_eq!(counter.woken(), 1);
