@@ -521,7 +521,9 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// P1 steps 5–6 for a thread that met `version` pending: inside the
     /// gate, as every taker of a revision is (P8, `gate.rs`). A removed
     /// kind holds no pending version — its writers stamped them before
-    /// they left — so there the stamp is only read.
+    /// they left — so there the stamp is only read. A writer settling its
+    /// own cell is inside already and enters a second time: the gate
+    /// counts threads' entries, not threads.
     #[cold]
     fn help_stamp(&self, version: &Arc<Version<T>>, replaced: Option<&Arc<Version<T>>>) -> u64 {
         match self.enter() {
@@ -1193,6 +1195,9 @@ impl<T: Send + Sync + 'static> RawKind<T> {
     /// Removes the kind if it holds no live key and nobody watches it.
     /// The caller unlinks it from the kinds index after.
     pub(crate) fn remove(&self) -> Result<(), Refusal> {
+        // The checks' loads may be Relaxed: R1's Acquire orders them after
+        // every registration and install of a thread that has left, and a
+        // thread that comes in after R1 makes R2 fail (`gate.rs`).
         self.gate.remove(&self.head, || {
             if !self.subscribers.is_empty() {
                 Err(Refusal::Watched)
